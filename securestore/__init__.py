@@ -1,0 +1,111 @@
+"""SecureStore: a Flask file store over an S3 primary bucket with a server-side backup copy."""
+
+from __future__ import annotations
+
+import logging.config
+import os
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from flask import Flask, redirect, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from securestore import config as settings
+from securestore import errors
+from securestore.auth.views import bp as auth_bp
+from securestore.cli import users
+from securestore.extensions import csrf, db, login_manager, migrate, storage
+from securestore.files.views import bp as files_bp
+from securestore.formatting import human_size
+from securestore.storage.views import bp as storage_bp
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings, logging, extensions, blueprints, error pages, commands.
+
+    `config` overrides what the environment says (tests pass their settings here).
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    configure(app, config)
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    """Load settings from the environment, apply overrides, and refuse ones that cannot work."""
+    if settings.is_development():
+        settings.load_development_env(app.instance_path)
+    app.config.from_mapping(settings.settings_from_environ(os.environ, app.instance_path))
+    if overrides:
+        app.config.from_mapping(overrides)
+    settings.validate(app.config)
+    # Werkzeug answers 413 for any request body over the upload limit.
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"]
+    os.makedirs(app.instance_path, exist_ok=True)
+
+
+def configure_logging(app: Flask) -> None:
+    """Send logs to stderr in one format; gunicorn and systemd's journal collect them."""
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+            "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+            "loggers": {"securestore": {"level": app.config["LOG_LEVEL"]}},
+            "root": {"level": "WARNING", "handlers": ["stderr"]},
+        }
+    )
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the shared extension instances to this app."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_directory())
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see your files."
+    login_manager.login_message_category = "info"
+    csrf.init_app(app)
+    storage.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the `auth`, `files` and `storage` blueprints and the front page."""
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(files_bp)
+    app.register_blueprint(storage_bp)
+
+    @app.get("/")
+    def index() -> Response:
+        """Send logged-in users to their files and everyone else to the login page."""
+        target = "files.index" if current_user.is_authenticated else "auth.login"
+        return redirect(url_for(target))
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Render domain and HTTP errors as pages or JSON."""
+    errors.register_error_handlers(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Filters the templates use to show sizes and times."""
+    app.add_template_filter(human_size, "human_size")
+
+
+def register_commands(app: Flask) -> None:
+    """Add the admin commands to the `flask` CLI."""
+    app.cli.add_command(users)
+
+
+def _migrations_directory() -> str:
+    # The top-level migrations/ folder is packaged as `securestore.migrations` (see
+    # pyproject.toml), so `flask db upgrade` works from an installed wheel, not just a checkout.
+    return str(resources.files("securestore.migrations"))

@@ -1,0 +1,102 @@
+"""Settings, read from the environment only and checked once at start-up.
+
+Every setting the app knows is listed in :func:`settings_from_environ`; `.env.example` and the
+README document them. AWS credentials are deliberately absent: boto3's default credential
+chain finds them (the EC2 instance role in production, environment variables locally).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+
+GIB = 1024**3
+MIB = 1024**2
+DEFAULT_MAX_UPLOAD_BYTES = 5 * GIB
+DEFAULT_UPLOAD_PART_BYTES = 8 * MIB
+# S3 refuses multipart parts smaller than 5 MiB (except the last one).
+MIN_UPLOAD_PART_BYTES = 5 * MIB
+
+ENVIRONMENTS = ("production", "development")
+
+# Files `make run` writes under instance/ for local development; loaded only in development.
+LOCAL_ENV_FILES = ("local-s3.env", "secret.env")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable to fix."""
+
+
+def load_development_env(instance_path: str) -> None:
+    """Export the settings `make run` generated, without overriding anything already set.
+
+    This is what lets `flask --app securestore ...` in a checkout talk to the local S3 and
+    database of a running `make run` with no extra environment.
+    """
+    for name in LOCAL_ENV_FILES:
+        path = Path(instance_path) / name
+        if path.is_file():
+            load_dotenv(path, override=False)
+
+
+def settings_from_environ(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables (not yet validated)."""
+    environment = environ.get("SECURESTORE_ENV", "production").strip().lower()
+    database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path}/securestore.db"
+    if database_url.startswith("postgres://"):
+        # Heroku-style URLs are refused by SQLAlchemy 2; accept them as the same thing.
+        database_url = "postgresql://" + database_url.removeprefix("postgres://")
+    return {
+        "SECURESTORE_ENV": environment,
+        "SECRET_KEY": environ.get("SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "S3_PRIMARY_BUCKET": environ.get("S3_PRIMARY_BUCKET", "securestore-primary"),
+        "S3_BACKUP_BUCKET": environ.get("S3_BACKUP_BUCKET", "securestore-backup"),
+        "S3_ENDPOINT_URL": environ.get("S3_ENDPOINT_URL") or None,
+        "S3_REGION": environ.get("S3_REGION") or None,
+        "S3_PART_BYTES": _int(environ, "S3_PART_BYTES", DEFAULT_UPLOAD_PART_BYTES),
+        "MAX_UPLOAD_BYTES": _int(environ, "MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
+        "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO").upper(),
+    }
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    """Stop start-up with a message naming the variable when a setting cannot work."""
+    if config["SECURESTORE_ENV"] not in ENVIRONMENTS:
+        raise ConfigError(f"SECURESTORE_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    if not config.get("SECRET_KEY"):
+        hint = (
+            " (run `make run` once to generate instance/secret.env)"
+            if config["SECURESTORE_ENV"] == "development"
+            else ""
+        )
+        raise ConfigError(f"SECRET_KEY is required{hint}")
+    for name in ("S3_PRIMARY_BUCKET", "S3_BACKUP_BUCKET"):
+        if not config.get(name):
+            raise ConfigError(f"{name} must name a bucket")
+    if config["S3_PRIMARY_BUCKET"] == config["S3_BACKUP_BUCKET"]:
+        raise ConfigError("S3_PRIMARY_BUCKET and S3_BACKUP_BUCKET must be different buckets")
+    if config["MAX_UPLOAD_BYTES"] <= 0:
+        raise ConfigError("MAX_UPLOAD_BYTES must be a positive number of bytes")
+    if config["S3_PART_BYTES"] < MIN_UPLOAD_PART_BYTES:
+        raise ConfigError(f"S3_PART_BYTES must be at least {MIN_UPLOAD_PART_BYTES} (5 MiB)")
+
+
+def is_development() -> bool:
+    """Tell whether the process environment asks for development mode."""
+    return os.environ.get("SECURESTORE_ENV", "production").strip().lower() == "development"
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw.replace("_", ""))
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None

@@ -1,0 +1,1 @@
+"""A user's files: list, upload, download, delete."""

@@ -1,0 +1,191 @@
+"""Files as users see them: a database row per object, kept in step with the buckets.
+
+Order of writes is what keeps data safe: the object is written first and the row only after,
+so no row ever points to a missing object; a row that cannot be committed takes its object
+away again (or leaves an orphan that `backup verify` reports).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import IO
+from urllib.parse import quote
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from securestore.auth.models import User
+from securestore.db_types import utcnow
+from securestore.errors import NotFoundError, ObjectExistsError, SecureStoreError, StorageError
+from securestore.extensions import db, storage
+from securestore.files.models import BackupState, StoredFile
+from securestore.files.naming import clean_filename, numbered_name, object_key
+from securestore.storage.service import ObjectStream
+
+log = logging.getLogger(__name__)
+
+# How many "name (N)" alternatives are tried before giving up on a crowded name.
+MAX_NAME_ATTEMPTS = 1000
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
+
+
+class SaveError(SecureStoreError):
+    """The object was stored but its record could not be saved; the upload is undone."""
+
+    status = 503
+    code = "database_error"
+    message = "The file could not be recorded. Nothing was kept; please try again."
+
+
+def list_files(user: User) -> list[StoredFile]:
+    """Return the user's files, newest first."""
+    query = (
+        select(StoredFile)
+        .where(StoredFile.owner_id == user.id)
+        .order_by(StoredFile.created_at.desc(), StoredFile.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def get_file(user: User, file_id: int) -> StoredFile:
+    """Return the user's file; another user's id is indistinguishable from a missing one."""
+    record = db.session.get(StoredFile, file_id)
+    if record is None or record.owner_id != user.id:
+        raise NotFoundError()
+    return record
+
+
+def store_upload(
+    user: User, filename: str, stream: IO[bytes], content_type: str | None
+) -> StoredFile:
+    """Store one uploaded file under a name the user does not have yet, then back it up.
+
+    A taken name gets the next free `name (N)`; existing files are never overwritten. The
+    upload succeeds even when the backup copy fails: the file is then `pending`.
+    """
+    name = clean_filename(filename)
+    content_type = _content_type(content_type)
+    max_bytes = current_app.config["MAX_UPLOAD_BYTES"]
+    taken: set[str] = set()
+    while True:
+        candidate = _free_name(user, name, taken)
+        key = object_key(user.username, candidate)
+        try:
+            stored = storage.upload(key, stream, content_type=content_type, max_bytes=max_bytes)
+            break
+        except ObjectExistsError:
+            # An object with no row (an orphan, or a concurrent upload) holds the key.
+            if not stream.seekable():
+                raise
+            stream.seek(0)
+            taken.add(candidate)
+    record = StoredFile(
+        owner_id=user.id,
+        name=candidate,
+        key=key,
+        size=stored.size,
+        content_type=content_type,
+        sha256=stored.sha256,
+        backup_state=BackupState.PENDING,
+    )
+    _commit_new_record(record)
+    back_up(record)
+    return record
+
+
+def back_up(record: StoredFile) -> None:
+    """Copy the file to the backup bucket and record the outcome; never raises for S3."""
+    record.backup_attempts += 1
+    try:
+        storage.copy_to_backup(
+            record.key,
+            size=record.size,
+            content_type=record.content_type,
+            metadata=backup_metadata(record),
+        )
+    except StorageError as error:
+        log.warning(
+            "backup of s3://%s/%s to s3://%s/%s is pending: %s",
+            storage.primary_bucket,
+            record.key,
+            storage.backup_bucket,
+            record.key,
+            error.detail,
+        )
+        record.backup_state = BackupState.PENDING
+        record.backup_error = error.detail
+    else:
+        record.backup_state = BackupState.DONE
+        record.backup_error = None
+        record.backed_up_at = utcnow()
+    db.session.commit()
+
+
+def backup_metadata(record: StoredFile) -> dict[str, str]:
+    """Describe a file on its backup copy, so the backup bucket alone can rebuild it."""
+    return {
+        "sha256": record.sha256,
+        "owner": record.key.split("/", 1)[0],
+        # S3 metadata is ASCII only; the exact Unicode name survives percent-encoded.
+        "filename": quote(record.name, safe=""),
+    }
+
+
+def open_download(user: User, file_id: int) -> tuple[StoredFile, ObjectStream]:
+    """Return the user's file record and a stream of its bytes from the primary bucket."""
+    record = get_file(user, file_id)
+    return record, storage.open(record.key)
+
+
+def delete_file(user: User, file_id: int) -> StoredFile:
+    """Delete the user's file from the primary bucket and the database.
+
+    The object goes first: if S3 refuses, the file stays listed and nothing changed. The
+    backup copy is kept.
+    """
+    record = get_file(user, file_id)
+    storage.delete(record.key)
+    db.session.delete(record)
+    db.session.commit()
+    return record
+
+
+def _free_name(user: User, name: str, taken: set[str]) -> str:
+    for number in range(1, MAX_NAME_ATTEMPTS + 1):
+        candidate = name if number == 1 else numbered_name(name, number)
+        if candidate in taken:
+            continue
+        exists = db.session.scalar(
+            select(StoredFile.id).where(
+                StoredFile.owner_id == user.id, StoredFile.name == candidate
+            )
+        )
+        if exists is None:
+            return candidate
+    raise ObjectExistsError(f"You have too many files named {name!r}; rename this one.")
+
+
+def _commit_new_record(record: StoredFile) -> None:
+    db.session.add(record)
+    try:
+        db.session.commit()
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        log.error("could not record s3://%s/%s: %s", storage.primary_bucket, record.key, error)
+        try:
+            storage.delete(record.key)
+        except StorageError:
+            log.error(
+                "orphan left at s3://%s/%s (no database row); backup verify reports it",
+                storage.primary_bucket,
+                record.key,
+            )
+        raise SaveError() from error
+
+
+def _content_type(raw: str | None) -> str:
+    value = (raw or "").split(";", 1)[0].strip().lower()
+    return value if _CONTENT_TYPE.fullmatch(value) else DEFAULT_CONTENT_TYPE

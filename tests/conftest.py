@@ -1,0 +1,257 @@
+"""Shared fixtures: an app on moto or on a real SeaweedFS, clients, and an `auth` helper.
+
+The schema is always built by the migrations (never `create_all`): once per session into a
+template SQLite file that each test copies, or into a fresh PostgreSQL database when
+`TEST_DATABASE_URL` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import uuid
+from collections.abc import Iterator
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_migrate import upgrade
+from moto import mock_aws
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import TestResponse, encode_multipart
+
+from securestore import create_app
+from securestore.extensions import db
+from securestore.locals3 import LocalS3, free_ports
+
+PRIMARY = "test-primary"
+BACKUP = "test-backup"
+PASSWORD = "a long enough password"
+_CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
+    """Settings every test app shares; tests add what they exercise."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "S3_PRIMARY_BUCKET": PRIMARY,
+        "S3_BACKUP_BUCKET": BACKUP,
+        "S3_ENDPOINT_URL": None,
+        "S3_REGION": "us-east-1",
+        # The smallest part S3 allows, so multipart paths run with small test files.
+        "S3_PART_BYTES": 5 * 1024 * 1024,
+        **overrides,
+    }
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the developer's AWS profile and app settings out of every test."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "S3_", "SECURESTORE_")) or name in {
+            "DATABASE_URL",
+            "SECRET_KEY",
+            "MAX_UPLOAD_BYTES",
+        }:
+            monkeypatch.delenv(name)
+    # moto accepts any key; these make sure no real credential could be picked up.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file built once by the migrations; tests copy it instead of migrating again."""
+    path = tmp_path_factory.mktemp("template") / "securestore.db"
+    with mock_aws():
+        app = create_app(base_config(f"sqlite:///{path}"))
+        with app.app_context():
+            upgrade()
+    return path
+
+
+@pytest.fixture
+def database_url(template_database: Path, tmp_path: Path) -> str:
+    """A fresh, migrated SQLite database for one test."""
+    path = tmp_path / "securestore.db"
+    shutil.copy(template_database, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database on TEST_DATABASE_URL's server, dropped afterwards."""
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if not server_url:
+        pytest.skip("TEST_DATABASE_URL is not set (CI sets it to the machine's PostgreSQL)")
+    name = f"securestore_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield (
+            sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    """moto's in-memory S3 with both buckets; started before any app is created."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=PRIMARY)
+        client.create_bucket(Bucket=BACKUP)
+        yield client
+
+
+@pytest.fixture
+def app_config(database_url: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The `app` fixture's settings; `@pytest.mark.config(NAME=value)` overrides entries."""
+    marker = request.node.get_closest_marker("config")
+    return base_config(database_url, **(marker.kwargs if marker else {}))
+
+
+@pytest.fixture
+def app(s3: Any, app_config: dict[str, Any]) -> Iterator[Flask]:
+    application = create_app(app_config)
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
+    """Fetch a page with a form and return its CSRF token, as a browser would."""
+    page = client.get(path).get_data(as_text=True)
+    match = _CSRF.search(page)
+    assert match, f"no csrf_token on {path}"
+    return match.group(1)
+
+
+class AuthActions:
+    """Register, log in and log out through the real forms (CSRF included)."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def register(self, username: str = "alice", password: str = PASSWORD) -> TestResponse:
+        token = csrf_token(self.client, "/auth/register")
+        return self.client.post(
+            "/auth/register",
+            data={
+                "username": username,
+                "password": password,
+                "confirm_password": password,
+                "csrf_token": token,
+            },
+        )
+
+    def login(
+        self, username: str = "alice", password: str = PASSWORD, next_path: str | None = None
+    ) -> TestResponse:
+        token = csrf_token(self.client, "/auth/login")
+        path = "/auth/login" + (f"?next={next_path}" if next_path else "")
+        return self.client.post(
+            path, data={"username": username, "password": password, "csrf_token": token}
+        )
+
+    def logout(self) -> TestResponse:
+        return self.client.post(
+            "/auth/logout", data={"csrf_token": csrf_token(self.client, "/files/")}
+        )
+
+    def signed_up(self, username: str = "alice") -> AuthActions:
+        """Register `username` and stay logged in as them."""
+        response = self.register(username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return self
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+def upload(client: FlaskClient, *files: tuple[str, bytes], **headers: str) -> TestResponse:
+    """POST files to /files/upload the way a browser form does.
+
+    The body is encoded in memory: werkzeug's test client would spool it to a temporary file
+    it never closes.
+    """
+    fields = MultiDict([("csrf_token", csrf_token(client, "/files/"))])
+    for name, body in files:
+        fields.add("file", FileStorage(BytesIO(body), filename=name))
+    boundary, body = encode_multipart(fields)
+    return client.post(
+        "/files/upload",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        headers=headers,
+    )
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
+    """A real SeaweedFS S3 server on free ports for the whole session."""
+    root = tmp_path_factory.mktemp("seaweedfs")
+    server = LocalS3(
+        data_dir=root / "data",
+        buckets=(PRIMARY, BACKUP),
+        access_key="test" + secrets.token_hex(6),
+        secret_key=secrets.token_urlsafe(24),
+        ports=free_ports(),
+        log_path=root / "seaweedfs.log",
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def seaweed_app(
+    seaweedfs: LocalS3, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Flask]:
+    """The app against the real SeaweedFS, with its key found by boto3's default chain."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweedfs.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweedfs.secret_key)
+    application = create_app(base_config(database_url, S3_ENDPOINT_URL=seaweedfs.endpoint_url))
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+def object_body(client: Any, bucket: str, key: str) -> bytes:
+    """Read an object's bytes straight from S3, bypassing the app (and its checksums)."""
+    body: bytes = client.get_object(Bucket=bucket, Key=key, ChecksumMode="DISABLED")["Body"].read()
+    return body
+
+
+def bucket_keys(client: Any, bucket: str) -> list[str]:
+    """List every key in a bucket."""
+    answer = client.list_objects_v2(Bucket=bucket)
+    return sorted(item["Key"] for item in answer.get("Contents", []))
