@@ -73,7 +73,7 @@ class ObjectExistsError(StorageError):
 
 def wants_json() -> bool:
     """Tell whether the current request is answered in JSON rather than HTML."""
-    if request.blueprint == "storage" or request.path.startswith("/api/"):
+    if request.path.startswith(("/storage/", "/api/")):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"

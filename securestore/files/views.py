@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from securestore.errors import SecureStoreError, ValidationError
@@ -25,7 +26,7 @@ def index() -> str:
 
 
 @bp.post("/upload")
-def upload() -> Response | tuple[str, int]:
+def upload() -> ResponseReturnValue:
     """Store every file of the multipart field `file`; a failure of one keeps the others."""
     uploads = [item for item in request.files.getlist("file") if item.filename]
     if not uploads:
@@ -61,7 +62,7 @@ def download(file_id: int) -> Response:
 
 
 @bp.post("/<int:file_id>/delete")
-def delete(file_id: int) -> Response:
+def delete(file_id: int) -> ResponseReturnValue:
     """Delete the file; the list no longer shows it."""
     record = service.delete_file(current_user, file_id)
     flash(f"Deleted {record.name}.", "success")

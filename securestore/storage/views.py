@@ -14,16 +14,17 @@ bp = Blueprint("storage", __name__, url_prefix="/storage")
 @bp.get("/health")
 def health() -> tuple[Response, int]:
     """Answer 200 when the database and both buckets answer, else 503 saying which failed."""
-    try:
-        db.session.execute(text("SELECT 1"))
-        database = {"ok": True}
-    except SQLAlchemyError as error:
-        database = {"ok": False, "error": type(error).__name__}
-    buckets = dict(zip(("primary", "backup"), storage.health(), strict=True))
-    checks = {
-        "database": database,
-        **{role: {"ok": h.ok, "error": h.error} for role, h in buckets.items()},
-    }
+    checks: dict[str, dict[str, bool | str | None]] = {"database": _database_check()}
+    for role, bucket in zip(("primary", "backup"), storage.health(), strict=True):
+        checks[role] = {"ok": bucket.ok, "error": bucket.error}
     healthy = all(check["ok"] for check in checks.values())
     body = {"status": "ok" if healthy else "unavailable", "checks": checks}
     return jsonify(body), 200 if healthy else 503
+
+
+def _database_check() -> dict[str, bool | str | None]:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        return {"ok": False, "error": type(error).__name__}
+    return {"ok": True}

@@ -1,0 +1,73 @@
+"""Settings come from the environment and bad ones stop start-up with a clear message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from securestore import create_app
+from securestore.config import ConfigError
+
+
+@pytest.fixture
+def production_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite")
+    return monkeypatch
+
+
+def test_settings_are_read_from_the_environment(production_env: pytest.MonkeyPatch) -> None:
+    production_env.setenv("S3_PRIMARY_BUCKET", "p-bucket")
+    production_env.setenv("S3_BACKUP_BUCKET", "b-bucket")
+    production_env.setenv("MAX_UPLOAD_BYTES", "1_000_000")
+    production_env.setenv("S3_ENDPOINT_URL", "http://127.0.0.1:1")
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "from-the-environment"
+    assert app.config["S3_PRIMARY_BUCKET"] == "p-bucket"
+    assert app.config["MAX_UPLOAD_BYTES"] == 1_000_000
+    assert app.config["MAX_CONTENT_LENGTH"] == 1_000_000
+
+
+def test_heroku_style_postgres_urls_are_accepted(production_env: pytest.MonkeyPatch) -> None:
+    production_env.setenv("DATABASE_URL", "postgres://u@db.example/store")
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql://u@db.example/store"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SECRET_KEY", "", "SECRET_KEY is required"),
+        ("S3_BACKUP_BUCKET", "securestore-primary", "must be different buckets"),
+        ("MAX_UPLOAD_BYTES", "lots", "MAX_UPLOAD_BYTES must be a whole number"),
+        ("MAX_UPLOAD_BYTES", "0", "MAX_UPLOAD_BYTES must be a positive"),
+        ("S3_PART_BYTES", "1024", "S3_PART_BYTES must be at least"),
+        ("SECURESTORE_ENV", "staging", "SECURESTORE_ENV must be one of"),
+    ],
+)
+def test_bad_settings_stop_start_up_naming_the_variable(
+    production_env: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    production_env.setenv(variable, value)
+    with pytest.raises(ConfigError, match=message):
+        create_app()
+
+
+def test_development_reads_the_files_make_run_generated(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "secret.env").write_text("SECRET_KEY=generated-once\n")
+    (instance / "local-s3.env").write_text("S3_PRIMARY_BUCKET=local-primary\n")
+    monkeypatch.setenv("SECURESTORE_ENV", "development")
+    monkeypatch.setenv("S3_BACKUP_BUCKET", "already-set")
+    from securestore.config import load_development_env
+
+    load_development_env(str(instance))
+    import os
+
+    assert os.environ["SECRET_KEY"] == "generated-once"
+    assert os.environ["S3_PRIMARY_BUCKET"] == "local-primary"
+    assert os.environ["S3_BACKUP_BUCKET"] == "already-set"

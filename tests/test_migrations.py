@@ -1,0 +1,79 @@
+"""The schema is built only by the committed migrations, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+
+from securestore import create_app
+from securestore.auth.models import User
+from securestore.db_types import utcnow
+from securestore.extensions import db
+from securestore.files.models import BackupState, StoredFile
+from tests.conftest import base_config
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/fresh.db"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def test_upgrade_builds_a_schema_matching_the_models(empty_database: str, s3: Any) -> None:
+    app = create_app(base_config(empty_database))
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
+        assert differences == []
+        downgrade(revision="base")
+        assert sa.inspect(db.engine).get_table_names() == ["alembic_version"]
+        db.engine.dispose()
+
+
+def test_models_round_trip_with_aware_utc_times(empty_database: str, s3: Any) -> None:
+    app = create_app(base_config(empty_database))
+    with app.app_context():
+        upgrade()
+        user = User(username="alice", password_hash="x")
+        db.session.add(user)
+        db.session.flush()
+        db.session.add(
+            StoredFile(
+                owner_id=user.id,
+                name="a.txt",
+                key="alice/a.txt",
+                size=5 * 1024**3,
+                content_type="text/plain",
+                sha256="0" * 64,
+                backup_state=BackupState.PENDING,
+            )
+        )
+        db.session.commit()
+        db.session.expire_all()
+        stored = db.session.scalar(sa.select(StoredFile))
+        assert stored is not None
+        assert stored.size == 5 * 1024**3
+        assert stored.backup_state is BackupState.PENDING
+        assert stored.created_at.tzinfo is not None
+        assert abs((utcnow() - stored.created_at).total_seconds()) < 60
+        duplicate = StoredFile(
+            owner_id=user.id,
+            name="a.txt",
+            key="alice/other",
+            size=1,
+            content_type="text/plain",
+            sha256="0" * 64,
+        )
+        db.session.add(duplicate)
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()

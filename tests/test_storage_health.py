@@ -1,0 +1,37 @@
+"""The /storage/health endpoint reports the database and both buckets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.conftest import BACKUP
+
+
+def test_health_is_ok_when_everything_answers(client: FlaskClient) -> None:
+    response = client.get("/storage/health")
+    assert response.status_code == 200
+    assert response.json == {
+        "status": "ok",
+        "checks": {
+            "database": {"ok": True},
+            "primary": {"ok": True, "error": None},
+            "backup": {"ok": True, "error": None},
+        },
+    }
+
+
+def test_health_is_503_when_a_bucket_is_missing(client: FlaskClient, s3: Any) -> None:
+    s3.delete_bucket(Bucket=BACKUP)
+    response = client.get("/storage/health")
+    assert response.status_code == 503
+    assert response.json["status"] == "unavailable"
+    assert response.json["checks"]["backup"] == {"ok": False, "error": "404"}
+    assert response.json["checks"]["primary"]["ok"] is True
+
+
+def test_errors_under_storage_answer_json(client: FlaskClient) -> None:
+    response = client.get("/storage/nothing-here")
+    assert response.status_code == 404
+    assert response.json == {"error": {"code": "not_found", "message": "There is nothing here."}}
