@@ -73,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     if taken:
         print("Cannot start: ports already in use: " + ", ".join(taken), file=sys.stderr)
         return 1
-    # systemd and `kill` send SIGTERM; treat it like Ctrl-C so SeaweedFS is stopped too.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C, and SIGTERM from `kill` or a supervisor, stop SeaweedFS too. SIGINT is set
+    # explicitly because a shell starting us in the background would have it ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     print(f"Starting SeaweedFS (S3 on {local_s3.endpoint_url}, data in {local_s3.data_dir})")
     try:
         local_s3.start()

@@ -77,3 +77,15 @@ def test_models_round_trip_with_aware_utc_times(empty_database: str, s3: Any) ->
         db.session.rollback()
         db.session.remove()
         db.engine.dispose()
+
+
+def test_migrations_have_a_single_head() -> None:
+    """Branches that each add a migration must be re-chained, not merged with two heads."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from securestore import _migrations_directory
+
+    config = Config()
+    config.set_main_option("script_location", _migrations_directory())
+    assert len(ScriptDirectory.from_config(config).get_heads()) == 1
