@@ -1,0 +1,101 @@
+"""The shipped nginx site: valid, redirects to HTTPS, and sends its security headers."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import requests
+
+from .conftest import Certificate
+from .harness import (
+    NGINX_CONF,
+    NginxSite,
+    free_port,
+    nginx_command,
+    running_nginx,
+    write_nginx_prefix,
+)
+
+SECURITY_HEADERS = {
+    "Strict-Transport-Security": "max-age=63072000",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _site(tmp_path: Path, tls_certificate: Certificate, upstreams: tuple[str, ...]) -> NginxSite:
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "app.css").write_text("body { color: black; }\n")
+    return NginxSite(
+        http_port=free_port(),
+        https_port=free_port(),
+        upstreams=upstreams,
+        static_dir=static,
+        cert=tls_certificate.cert,
+        key=tls_certificate.key,
+    )
+
+
+def test_nginx_accepts_the_shipped_site(
+    nginx: str, tmp_path: Path, tls_certificate: Certificate
+) -> None:
+    site = _site(tmp_path, tls_certificate, ("unix:/run/securestore-test.sock",))
+    prefix = tmp_path / "nginx"
+    write_nginx_prefix(nginx, prefix, site)
+
+    result = subprocess.run(nginx_command(nginx, prefix, "-t"), capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+    assert "[warn]" not in result.stderr and "[emerg]" not in result.stderr, result.stderr
+
+
+def test_plain_http_redirects_to_https_and_https_sends_security_headers(
+    nginx: str, tmp_path: Path, tls_certificate: Certificate
+) -> None:
+    # No app behind it: nginx still answers the redirect, static files and a 502 page.
+    site = _site(tmp_path, tls_certificate, (f"unix:{tmp_path / 'absent.sock'}",))
+    with running_nginx(nginx, tmp_path / "nginx", site):
+        plain = requests.get(
+            f"http://127.0.0.1:{site.http_port}/files/?page=2", allow_redirects=False, timeout=10
+        )
+        static = requests.get(
+            f"https://127.0.0.1:{site.https_port}/static/app.css",
+            verify=tls_certificate.cert, timeout=10,
+        )
+        proxied = requests.get(
+            f"https://127.0.0.1:{site.https_port}/auth/login",
+            verify=tls_certificate.cert, timeout=10,
+        )
+
+    assert plain.status_code == 301
+    assert plain.headers["Location"] == "https://127.0.0.1/files/?page=2"
+    assert static.status_code == 200
+    assert static.text == "body { color: black; }\n"
+    assert "max-age=" in static.headers["Cache-Control"]
+    assert proxied.status_code == 502
+    for response in (static, proxied):
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers.get(name) == value, (response.url, name)
+        assert "nginx/" not in response.headers.get("Server", "")
+
+
+def _size_in_bytes(value: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)", value.lower()).groups()  # type: ignore[union-attr]
+    return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+
+
+def test_upload_limit_and_streaming_match_the_app() -> None:
+    from securestore.config import DEFAULT_MAX_UPLOAD_BYTES
+
+    text = NGINX_CONF.read_text()
+    limits = re.findall(r"^\s*client_max_body_size\s+(\S+);", text, re.MULTILINE)
+
+    assert [_size_in_bytes(limit) for limit in limits] == [DEFAULT_MAX_UPLOAD_BYTES]
+    assert re.search(r"^\s*proxy_request_buffering\s+off;", text, re.MULTILINE)
+    for header in ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"):
+        assert re.search(rf"^\s*proxy_set_header\s+{header}\s", text, re.MULTILINE), header
