@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, redirect, url_for
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from securestore import config as settings
@@ -20,6 +21,7 @@ from securestore.extensions import csrf, db, login_manager, migrate, storage
 from securestore.files.views import bp as files_bp
 from securestore.formatting import human_size
 from securestore.storage.views import bp as storage_bp
+from securestore.storage.views import liveness_bp
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -27,8 +29,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     `config` overrides what the environment says (tests pass their settings here).
     """
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=settings.instance_path_from_environ(os.environ),
+    )
     configure(app, config)
+    register_proxy_fix(app)
     configure_logging(app)
     register_extensions(app)
     register_blueprints(app)
@@ -49,6 +56,19 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     # Werkzeug answers 413 for any request body over the upload limit.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"]
     os.makedirs(app.instance_path, exist_ok=True)
+
+
+def register_proxy_fix(app: Flask) -> None:
+    """Trust X-Forwarded-* from exactly `TRUSTED_PROXY_COUNT` proxies (none by default).
+
+    Behind the shipped nginx the count is 1: the client address, scheme and host then come
+    from nginx, and a client cannot forge them by sending the headers itself.
+    """
+    count = app.config["TRUSTED_PROXY_COUNT"]
+    if count > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count
+        )
 
 
 def configure_logging(app: Flask) -> None:
@@ -78,10 +98,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the `auth`, `files` and `storage` blueprints and the front page."""
+    """Mount the `auth`, `files` and `storage` blueprints, `/healthz` and the front page."""
     app.register_blueprint(auth_bp)
     app.register_blueprint(files_bp)
     app.register_blueprint(storage_bp)
+    app.register_blueprint(liveness_bp)
 
     @app.get("/")
     def index() -> Response:

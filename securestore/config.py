@@ -62,7 +62,40 @@ def settings_from_environ(environ: Mapping[str, str], instance_path: str) -> dic
         "S3_PART_BYTES": _int(environ, "S3_PART_BYTES", DEFAULT_UPLOAD_PART_BYTES),
         "MAX_UPLOAD_BYTES": _int(environ, "MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
         "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO").upper(),
+        "TRUSTED_PROXY_COUNT": _int(environ, "TRUSTED_PROXY_COUNT", 0),
+        **cookie_settings(_bool(environ, "SECURE_COOKIES", environment != "development")),
     }
+
+
+def cookie_settings(secure: bool) -> dict[str, Any]:
+    """Return the session and remember-me cookie flags for `SECURE_COOKIES`.
+
+    Both cookies are HttpOnly and SameSite=Lax always, and `Secure` (sent over HTTPS only)
+    unless `SECURE_COOKIES` is off, which only a plain-HTTP setup such as `make run` wants.
+    """
+    return {
+        "SECURE_COOKIES": secure,
+        "SESSION_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_SECURE": secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+    }
+
+
+def instance_path_from_environ(environ: Mapping[str, str]) -> str | None:
+    """Where the app keeps its files when `SECURESTORE_INSTANCE_PATH` says (else Flask's default).
+
+    An installed package's default instance folder lies inside the virtualenv, which a
+    hardened service cannot write; the systemd unit points this at /var/lib/securestore.
+    """
+    path = environ.get("SECURESTORE_INSTANCE_PATH", "").strip()
+    if not path:
+        return None
+    if not os.path.isabs(path):
+        raise ConfigError(f"SECURESTORE_INSTANCE_PATH must be an absolute path, got {path!r}")
+    return path
 
 
 def validate(config: Mapping[str, Any]) -> None:
@@ -83,6 +116,8 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("S3_PRIMARY_BUCKET and S3_BACKUP_BUCKET must be different buckets")
     if config["MAX_UPLOAD_BYTES"] <= 0:
         raise ConfigError("MAX_UPLOAD_BYTES must be a positive number of bytes")
+    if config["TRUSTED_PROXY_COUNT"] < 0:
+        raise ConfigError("TRUSTED_PROXY_COUNT must be 0 (no proxy) or the number of proxies")
     if config["S3_PART_BYTES"] < MIN_UPLOAD_PART_BYTES:
         raise ConfigError(f"S3_PART_BYTES must be at least {MIN_UPLOAD_PART_BYTES} (5 MiB)")
 
@@ -90,6 +125,19 @@ def validate(config: Mapping[str, Any]) -> None:
 def is_development() -> bool:
     """Tell whether the process environment asks for development mode."""
     return os.environ.get("SECURESTORE_ENV", "production").strip().lower() == "development"
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in _TRUE | _FALSE:
+        return raw in _TRUE
+    raise ConfigError(f"{name} must be one of 1/0, true/false, yes/no, on/off, got {raw!r}")
 
 
 def _int(environ: Mapping[str, str], name: str, default: int) -> int:
