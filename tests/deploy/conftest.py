@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import nginx_binary
+from tests.deploy.harness import nginx_binary
 
 
 @dataclass(frozen=True)

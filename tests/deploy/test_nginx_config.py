@@ -8,8 +8,8 @@ from pathlib import Path
 
 import requests
 
-from .conftest import Certificate
-from .harness import (
+from tests.deploy.conftest import Certificate
+from tests.deploy.harness import (
     NGINX_CONF,
     NginxSite,
     free_port,

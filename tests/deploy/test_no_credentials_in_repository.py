@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from .harness import REPO_ROOT
+from tests.deploy.harness import REPO_ROOT
 
 # Built from parts so this file does not match its own patterns.
 ACCESS_KEY_ID = re.compile(r"\b(?:AK" + r"IA|AS" + r"IA)[0-9A-Z]{16}\b")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import SYSTEMD_DIR
+from tests.deploy.harness import SYSTEMD_DIR
 
 SERVICE = SYSTEMD_DIR / "securestore.service"
 SOCKET = SYSTEMD_DIR / "securestore.socket"
