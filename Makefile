@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean deploy-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,27 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/python -m securestore.devserver
 
+## deploy-tools: nginx, openssl and systemd-analyze for tests/deploy (apt-get, as root, if missing)
+# RUNLEVEL=1 keeps Debian's maintainer scripts from starting the nginx service on port 80.
+DEPLOY_TOOLS := nginx:nginx openssl:openssl systemd-analyze:systemd
+deploy-tools:
+	@missing=""; \
+	for pair in $(DEPLOY_TOOLS); do \
+	  tool=$${pair%%:*}; package=$${pair#*:}; \
+	  command -v $$tool >/dev/null 2>&1 || [ -x /usr/sbin/$$tool ] || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing$$missing for the deployment tests"; \
+	    apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "missing$$missing: the deployment tests that need them will skip"; \
+	  fi; \
+	fi
+
 ## test: install what the tests need and run lint plus the whole suite
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test deploy-tools
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
