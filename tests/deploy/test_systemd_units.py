@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.harness import SYSTEMD_DIR
+from tests.deploy.harness import SYSTEMD_DIR, UnixHTTPConnection
 
 SERVICE = SYSTEMD_DIR / "securestore.service"
 SOCKET = SYSTEMD_DIR / "securestore.socket"
@@ -111,3 +115,47 @@ def test_graceful_stop_outlasts_gunicorn_graceful_timeout() -> None:
     assert int(service["TimeoutStopSec"][0]) > gunicorn_conf.graceful_timeout
     assert service["KillMode"] == ["mixed"]
 
+
+
+def test_execstart_serves_the_socket_systemd_passes_and_reports_ready(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Run the unit's ExecStart the way systemd would: socket-activated, Type=notify."""
+    activate = shutil.which("systemd-socket-activate")
+    if activate is None:
+        pytest.skip("systemd-socket-activate is not installed (Debian's systemd package)")
+    argv = shlex.split(_unit(SERVICE)["Service"]["ExecStart"][0])
+    argv[0] = str(Path(sys.executable).with_name("gunicorn"))
+    app_socket, notify_path = tmp_path / "app.sock", tmp_path / "notify.sock"
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(notify_path))
+    notify.settimeout(60)
+    environment = {
+        "SECRET_KEY": "socket-activation",
+        "DATABASE_URL": database_url,
+        "SECURESTORE_INSTANCE_PATH": str(tmp_path),
+        "S3_ENDPOINT_URL": "http://127.0.0.1:9",
+        "S3_REGION": "us-east-1",
+        "GUNICORN_WORKERS": "1",
+        "NOTIFY_SOCKET": str(notify_path),
+        "PATH": os.environ["PATH"],
+    }
+    command = [activate, "--listen", str(app_socket)]
+    command += [f"--setenv={name}={value}" for name, value in environment.items()]
+    with open(tmp_path / "gunicorn.log", "wb") as log:
+        process = subprocess.Popen(command + argv, cwd=tmp_path, stdout=log, stderr=log)
+    try:
+        while not app_socket.exists():
+            assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()
+            time.sleep(0.1)
+        # The first connection makes systemd-socket-activate start gunicorn on that socket.
+        connection = UnixHTTPConnection(app_socket, timeout=60)
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().status == 200
+        connection.close()
+        assert b"READY=1" in notify.recv(4096)
+    finally:
+        process.terminate()  # SIGTERM, as systemctl stop sends it: gunicorn exits gracefully
+        returncode = process.wait(60)
+        notify.close()
+    assert returncode == 0, (tmp_path / "gunicorn.log").read_text()
