@@ -18,8 +18,10 @@ from securestore import errors
 from securestore.auth.views import bp as auth_bp
 from securestore.cli import users
 from securestore.extensions import csrf, db, login_manager, migrate, storage
+from securestore.files.icons import file_icon
 from securestore.files.views import bp as files_bp
-from securestore.formatting import human_size
+from securestore.formatting import exact_time, human_size, relative_time
+from securestore.navigation import account_links
 from securestore.storage.views import bp as storage_bp
 from securestore.storage.views import liveness_bp
 
@@ -117,8 +119,12 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Filters the templates use to show sizes and times."""
+    """Filters the templates use to show sizes, times and file kinds, and the account menu."""
     app.add_template_filter(human_size, "human_size")
+    app.add_template_filter(relative_time, "relative_time")
+    app.add_template_filter(exact_time, "exact_time")
+    app.add_template_filter(file_icon, "file_icon")
+    app.add_template_global(account_links, "account_links")
 
 
 def register_commands(app: Flask) -> None:

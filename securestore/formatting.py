@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 _UNITS = ("KiB", "MiB", "GiB", "TiB")
@@ -28,3 +29,28 @@ def content_disposition(filename: str) -> str:
     fallback = filename.encode("ascii", "replace").decode("ascii").replace("?", "_")
     fallback = fallback.replace('"', "_").replace("\\", "_")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def relative_time(when: datetime, now: datetime | None = None) -> str:
+    """Say how long ago `when` was, the way people say it: `just now`, `3 hours ago`.
+
+    Past a week the date itself reads better than a count of days.
+    """
+    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
+    if seconds < 45:
+        return "just now"
+    for size, unit in _SPANS:
+        if seconds < size * _SPAN_LIMITS[unit]:
+            count = max(1, round(seconds / size))
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return f"{when.day} {when:%b %Y}"
+
+
+def exact_time(when: datetime) -> str:
+    """The full timestamp shown on hover: `2025-03-14 09:26:53 UTC`."""
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_SPANS = ((60, "minute"), (3600, "hour"), (86400, "day"))
+# How many of each unit before the next one takes over (55 minutes -> "1 hour ago").
+_SPAN_LIMITS = {"minute": 55, "hour": 22, "day": 7}

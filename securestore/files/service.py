@@ -7,18 +7,29 @@ away again (or leaves an orphan that `backup verify` reports).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 import re
-from typing import IO
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
 from urllib.parse import quote
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 
 from securestore.auth.models import User
 from securestore.db_types import utcnow
-from securestore.errors import NotFoundError, ObjectExistsError, SecureStoreError, StorageError
+from securestore.errors import (
+    NotFoundError,
+    ObjectExistsError,
+    SecureStoreError,
+    StorageError,
+    ValidationError,
+)
 from securestore.extensions import db, storage
 from securestore.files.models import BackupState, StoredFile
 from securestore.files.naming import clean_filename, numbered_name, object_key
@@ -40,14 +51,60 @@ class SaveError(SecureStoreError):
     message = "The file could not be recorded. Nothing was kept; please try again."
 
 
-def list_files(user: User) -> list[StoredFile]:
-    """Return the user's files, newest first."""
-    query = (
-        select(StoredFile)
-        .where(StoredFile.owner_id == user.id)
-        .order_by(StoredFile.created_at.desc(), StoredFile.id.desc())
-    )
-    return list(db.session.scalars(query))
+@dataclass(frozen=True)
+class FilePage:
+    """One page of a user's files and the opaque cursor of the next page (`None`: last page)."""
+
+    items: list[StoredFile]
+    next_cursor: str | None
+
+
+# order name -> (sort key, descending). The id breaks ties, so every row has one place.
+ORDERS: dict[str, tuple[Any, bool]] = {
+    "newest": (StoredFile.created_at, True),
+    "oldest": (StoredFile.created_at, False),
+    "name": (func.lower(StoredFile.name), False),
+    "name_desc": (func.lower(StoredFile.name), True),
+    "largest": (StoredFile.size, True),
+    "smallest": (StoredFile.size, False),
+}
+MAX_PAGE_SIZE = 200
+
+
+def list_page(
+    user: User,
+    *,
+    cursor: str | None = None,
+    limit: int = 50,
+    name_filter: str | None = None,
+    order: str = "newest",
+) -> FilePage:
+    """Return one page of the user's files in `order`, optionally only names containing a text.
+
+    Keyset pagination: the cursor holds the last row's sort key and id, so every page costs
+    the same however many files come before it.
+    """
+    if order not in ORDERS:
+        raise ValidationError(f"Unknown order {order!r}; use one of: {', '.join(ORDERS)}.")
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationError(f"A page holds 1 to {MAX_PAGE_SIZE} files.")
+    key, descending = ORDERS[order]
+    query = select(StoredFile).where(_owned_and_named(user, name_filter))
+    if cursor:
+        position = tuple_(key, StoredFile.id)
+        after = _decode_cursor(cursor, order)
+        query = query.where(position < after if descending else position > after)
+    directions = (key.desc(), StoredFile.id.desc()) if descending else (key, StoredFile.id)
+    rows = list(db.session.scalars(query.order_by(*directions).limit(limit + 1)))
+    more = len(rows) > limit
+    items = rows[:limit]
+    return FilePage(items, _encode_cursor(order, items[-1]) if more else None)
+
+
+def count_files(user: User, name_filter: str | None = None) -> int:
+    """Count the user's files (those whose name contains `name_filter`, when given)."""
+    query = select(func.count(StoredFile.id)).where(_owned_and_named(user, name_filter))
+    return db.session.scalar(query) or 0
 
 
 def get_file(user: User, file_id: int) -> StoredFile:
@@ -151,6 +208,41 @@ def delete_file(user: User, file_id: int) -> StoredFile:
     db.session.delete(record)
     db.session.commit()
     return record
+
+
+def _owned_and_named(user: User, name_filter: str | None) -> ColumnElement[bool]:
+    condition = StoredFile.owner_id == user.id
+    if name_filter:
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", name_filter) + "%"
+        condition = condition & StoredFile.name.ilike(pattern, escape="\\")
+    return condition
+
+
+def _cursor_value(order: str, record: StoredFile) -> Any:
+    if order in ("newest", "oldest"):
+        return record.created_at.isoformat()
+    if order in ("name", "name_desc"):
+        return record.name.lower()
+    return record.size
+
+
+def _encode_cursor(order: str, record: StoredFile) -> str:
+    raw = json.dumps([order, _cursor_value(order, record), record.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
+    stale = ValidationError("This page link is out of date; go back to the first page.")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_order, value, last_id = json.loads(raw)
+        if cursor_order in ("newest", "oldest"):
+            value = datetime.fromisoformat(value)
+    except (binascii.Error, ValueError, TypeError) as error:
+        raise stale from error
+    if cursor_order != order or not isinstance(last_id, int):
+        raise stale
+    return value, last_id
 
 
 def _free_name(user: User, name: str, taken: set[str]) -> str:

@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from dataclasses import dataclass
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from securestore.errors import SecureStoreError, ValidationError
+from securestore.errors import SecureStoreError, ValidationError, wants_json
 from securestore.files import service
+from securestore.files.models import StoredFile
 from securestore.formatting import content_disposition
 
 bp = Blueprint("files", __name__, url_prefix="/files")
+
+PAGE_SIZE = 50
+# Sortable columns: label, the order a first click picks, and the one a second click flips to.
+SORT_COLUMNS = {
+    "name": ("Name", "name", "name_desc"),
+    "size": ("Size", "largest", "smallest"),
+    "date": ("Uploaded", "newest", "oldest"),
+}
+
+
+@dataclass(frozen=True)
+class SortLink:
+    """A column header's link: the order it switches to and whether the list is sorted by it."""
+
+    column: str
+    label: str
+    order: str
+    active: bool
 
 
 @bp.before_request
@@ -21,30 +52,47 @@ def require_login() -> None:
 
 @bp.get("/")
 def index() -> str:
-    """Show the user's files with size, upload time and backup state."""
-    return render_template("files/index.html", files=service.list_files(current_user))
+    """Show the upload panel and one page of the user's files (sorted, filtered)."""
+    return render_template("files/index.html", **listing_context())
+
+
+@bp.get("/listing")
+def listing() -> str:
+    """Render just the file list, for the page's script to swap in without a reload."""
+    return render_template("files/_listing.html", **listing_context())
 
 
 @bp.post("/upload")
 def upload() -> ResponseReturnValue:
-    """Store every file of the multipart field `file`; a failure of one keeps the others."""
+    """Store every file of the multipart field `file`; a failure of one keeps the others.
+
+    A form post gets the list back (303). A script asking for JSON gets each stored file and
+    each refused one with its reason, under the status of the first refusal (else 201).
+    """
     uploads = [item for item in request.files.getlist("file") if item.filename]
     if not uploads:
         raise ValidationError("Choose at least one file to upload.")
-    errors: list[SecureStoreError] = []
+    stored: list[StoredFile] = []
+    refused: list[tuple[str, SecureStoreError]] = []
     for item in uploads:
         try:
-            record = service.store_upload(
-                current_user, item.filename or "", item.stream, item.mimetype
+            stored.append(
+                service.store_upload(current_user, item.filename or "", item.stream, item.mimetype)
             )
         except SecureStoreError as error:
-            errors.append(error)
-            flash(f"{item.filename}: {error.message}", "danger")
-        else:
-            flash(f"Uploaded {record.name}.", "success")
-    if errors:
-        files = service.list_files(current_user)
-        return render_template("files/index.html", files=files), errors[0].status
+            refused.append((item.filename or "", error))
+    status = refused[0][1].status if refused else 201
+    if wants_json():
+        return jsonify(
+            files=[file_json(record) for record in stored],
+            errors=[error_json(name, reason) for name, reason in refused],
+        ), status
+    for record in stored:
+        flash(f"Uploaded {record.name}.", "success")
+    for name, reason in refused:
+        flash(f"{name}: {reason.message}", "danger")
+    if refused:
+        return render_template("files/index.html", **listing_context()), status
     return redirect(url_for("files.index"), code=303)
 
 
@@ -61,9 +109,63 @@ def download(file_id: int) -> Response:
     return response
 
 
+@bp.get("/<int:file_id>/delete")
+def confirm_delete(file_id: int) -> str:
+    """Ask before deleting (the page's script asks in a dialog instead)."""
+    return render_template(
+        "files/confirm_delete.html", file=service.get_file(current_user, file_id)
+    )
+
+
 @bp.post("/<int:file_id>/delete")
 def delete(file_id: int) -> ResponseReturnValue:
     """Delete the file; the list no longer shows it."""
     record = service.delete_file(current_user, file_id)
     flash(f"Deleted {record.name}.", "success")
     return redirect(url_for("files.index"), code=303)
+
+
+def listing_context() -> dict[str, Any]:
+    """Read the list's order, filter and page from the query string and fetch that page."""
+    order = request.args.get("order", "newest")
+    name_filter = request.args.get("q", "").strip()[:255]
+    page = service.list_page(
+        current_user,
+        cursor=request.args.get("cursor") or None,
+        limit=PAGE_SIZE,
+        name_filter=name_filter or None,
+        order=order,
+    )
+    return {
+        "page": page,
+        "order": order,
+        "name_filter": name_filter,
+        "descending": service.ORDERS[order][1],
+        "first_page": not request.args.get("cursor"),
+        "total": service.count_files(current_user, name_filter or None),
+        "sort_links": sort_links(order),
+    }
+
+
+def sort_links(order: str) -> dict[str, SortLink]:
+    """Build each sortable column's link: a click sorts by it, a second click reverses it."""
+    links = {}
+    for column, (label, first, second) in SORT_COLUMNS.items():
+        target = second if order == first else first
+        links[column] = SortLink(column, label, target, order in (first, second))
+    return links
+
+
+def file_json(record: StoredFile) -> dict[str, Any]:
+    """Describe a stored file to a script."""
+    return {
+        "id": record.id,
+        "name": record.name,
+        "size": record.size,
+        "backup_state": record.backup_state.value,
+    }
+
+
+def error_json(name: str, error: SecureStoreError) -> dict[str, Any]:
+    """Describe why one file of an upload was refused."""
+    return {"name": name, "code": error.code, "message": error.message, "status": error.status}
