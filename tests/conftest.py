@@ -234,12 +234,15 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
 
 @pytest.fixture
 def seaweed_app(
-    seaweedfs: LocalS3, database_url: str, monkeypatch: pytest.MonkeyPatch
+    seaweedfs: LocalS3, app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Flask]:
-    """The app against the real SeaweedFS, with its key found by boto3's default chain."""
+    """The app against the real SeaweedFS, with its key found by boto3's default chain.
+
+    `@pytest.mark.config(NAME=value)` overrides settings here too.
+    """
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweedfs.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweedfs.secret_key)
-    application = create_app(base_config(database_url, S3_ENDPOINT_URL=seaweedfs.endpoint_url))
+    application = create_app({**app_config, "S3_ENDPOINT_URL": seaweedfs.endpoint_url})
     yield application
     with application.app_context():
         db.engine.dispose()
