@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean deploy-tools
+.PHONY: run test lint clean deploy-tools chromium screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +40,25 @@ deploy-tools:
 	  fi; \
 	fi
 
+## chromium: Debian's Chromium for tests/test_browser.py (Playwright never downloads a browser)
+chromium:
+	@[ -x /usr/bin/chromium ] || { \
+	  echo "installing chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	}
+
 ## test: install what the tests need and run lint plus the whole suite
-test: $(VENV)/.installed-test deploy-tools
+test: $(VENV)/.installed-test deploy-tools chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## screenshots: run the browser tests and copy their screenshots to docs/ for the README
+screenshots: $(VENV)/.installed-test chromium
+	$(BIN)/pytest tests/test_browser.py
+	mkdir -p docs
+	cp test-artifacts/*.png docs/
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

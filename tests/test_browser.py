@@ -1,0 +1,337 @@
+"""The file manager in a real Chromium, against the real app and a real SeaweedFS.
+
+The app is served by werkzeug on a free port with a strict Content-Security-Policy (no
+'unsafe-inline'; the app's own policy wins when it sets one), and every page fails the test
+on any console error or CSP violation. Screenshots land in test-artifacts/ (git-ignored);
+`make screenshots` copies the current ones to docs/.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask, Response
+from werkzeug.serving import make_server
+
+from tests.conftest import PASSWORD
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+pytestmark = [pytest.mark.seaweedfs, pytest.mark.browser]
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# What the security hardening requires of every page: nothing inline, nothing from elsewhere.
+STRICT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`);
+});
+"""
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 375, "height": 740}
+KIB = 1024
+
+
+class Browsing:
+    """A page that records every console error, page error and CSP violation it sees."""
+
+    def __init__(self, browser: Any, base_url: str, **context_options: Any) -> None:
+        self.context = browser.new_context(base_url=base_url, **context_options)
+        self.context.set_default_timeout(15_000)
+        self.context.add_init_script(REPORT_CSP_VIOLATIONS)
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.problems.append(message.text)
+
+    def screenshot(self, name: str, **options: Any) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), **options)
+
+    def register(self, username: str) -> None:
+        page = self.page
+        response = page.goto("/auth/register")
+        assert response is not None
+        policy = response.headers.get("content-security-policy", "")
+        assert "script-src" in policy and "unsafe-inline" not in policy
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_label("Confirm password").fill(PASSWORD)
+        page.get_by_role("button", name="Create account").click()
+        expect(page).to_have_url("/files/")
+
+    def login(self, username: str) -> None:
+        page = self.page
+        page.goto("/auth/login")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url("/files/")
+
+    def logout(self) -> None:
+        page = self.page
+        page.get_by_test_id("account-menu").click()
+        page.get_by_role("button", name="Log out").click()
+        expect(page).to_have_url("/auth/login")
+        expect(page.get_by_role("status").filter(has_text="You are logged out.")).to_be_visible()
+
+    def drop(self, *files: tuple[str, bytes]) -> None:
+        """Drop files on the drop zone the way a drag from the desktop does."""
+        payload = [{"name": name, "data": base64.b64encode(body).decode()} for name, body in files]
+        self.page.evaluate(
+            """(files) => {
+              const transfer = new DataTransfer();
+              for (const file of files) {
+                const bytes = Uint8Array.from(atob(file.data), (c) => c.charCodeAt(0));
+                transfer.items.add(new File([bytes], file.name));
+              }
+              const zone = document.querySelector("[data-testid=drop-zone]");
+              for (const type of ["dragenter", "dragover", "drop"]) {
+                zone.dispatchEvent(new DragEvent(type, {
+                  bubbles: true, cancelable: true, dataTransfer: transfer }));
+              }
+            }""",
+            payload,
+        )
+
+    def upload_row(self, name: str) -> Any:
+        return self.page.locator(".upload-item").filter(has_text=name)
+
+    def file_row(self, name: str) -> Any:
+        return self.page.locator("#file-rows tr").filter(has_text=name)
+
+    def listed_names(self) -> list[str]:
+        names: list[str] = self.page.locator("#file-rows .text-break").all_inner_texts()
+        return names
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(seaweed_app: Flask) -> Iterator[str]:
+    """Serve the app from a thread on a free port, as a browser sees it."""
+
+    @seaweed_app.after_request
+    def strict_csp(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", STRICT_CSP)
+        return response
+
+    server = make_server("127.0.0.1", 0, seaweed_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+@pytest.fixture
+def browsing(chromium: Any, live_server: str, request: pytest.FixtureRequest) -> Iterator[Browsing]:
+    marker = request.node.get_closest_marker("browsing")
+    session = Browsing(
+        chromium, live_server, **(marker.kwargs if marker else {"viewport": DESKTOP})
+    )
+    yield session
+    session.close()
+
+
+def test_drop_upload_list_sort_filter_download_delete_and_logout(
+    browsing: Browsing, tmp_path: Path
+) -> None:
+    page = browsing.page
+    browsing.register("dora")
+    expect(page.get_by_test_id("empty-state")).to_contain_text("No files yet")
+    browsing.screenshot("01-empty")
+    browsing.logout()
+    browsing.login("dora")
+
+    files = {
+        "notes.txt": b"remember the milk\n" * 40,
+        "holiday photo.png": bytes(range(256)) * 200,
+        "annual report.pdf": os.urandom(3 * 1024 * KIB),
+    }
+    page.evaluate("window.notReloaded = true")
+    browsing.drop(*files.items())
+    for name in files:
+        row = browsing.upload_row(name)
+        expect(row).to_have_attribute("data-state", "done")
+        expect(row.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+        expect(row).to_contain_text("100% · Uploaded")
+    expect(page.get_by_role("status").filter(has_text="Uploads finished")).to_have_text(
+        "Uploads finished. 3 files uploaded."
+    )
+    # The list shows the new files without the page having been reloaded.
+    expect(page.locator("#file-rows tr")).to_have_count(3)
+    assert page.evaluate("window.notReloaded") is True
+    assert sorted(browsing.listed_names()) == sorted(files)
+    expect(browsing.file_row("annual report.pdf")).to_contain_text("3.0 MiB")
+    expect(browsing.file_row("notes.txt").locator("time")).to_have_text("just now")
+    expect(browsing.file_row("annual report.pdf").locator(".bi-file-earmark-pdf")).to_have_count(1)
+    browsing.screenshot("02-uploaded", full_page=True)
+
+    page.get_by_role("link", name="Name", exact=True).click()
+    expect(page.locator("th[aria-sort]")).to_have_attribute("aria-sort", "ascending")
+    assert browsing.listed_names() == ["annual report.pdf", "holiday photo.png", "notes.txt"]
+    page.get_by_role("link", name="Size", exact=True).click()
+    expect(page.locator("th[aria-sort]")).to_have_attribute("aria-sort", "descending")
+    assert browsing.listed_names() == ["annual report.pdf", "holiday photo.png", "notes.txt"]
+    assert page.url.endswith("/files/?order=largest")
+
+    page.get_by_label("Filter by name").fill("PHOTO")
+    expect(page.locator("#file-rows tr")).to_have_count(1)
+    expect(page.get_by_test_id("file-count")).to_have_text("1 file match “PHOTO”")
+    page.get_by_label("Filter by name").fill("nothing like this")
+    expect(page.get_by_test_id("empty-state")).to_contain_text("No file names contain")
+    page.get_by_role("link", name="Show all files").click()
+    expect(page.locator("#file-rows tr")).to_have_count(3)
+
+    badge = browsing.file_row("notes.txt").locator(".backup-badge")
+    expect(badge).to_have_text("Backed up")
+    badge.focus()
+    expect(page.get_by_role("tooltip")).to_contain_text("backup bucket")
+    page.keyboard.press("Escape")
+
+    for name in ("notes.txt", "annual report.pdf"):
+        with page.expect_download() as download:
+            page.get_by_role("link", name=f"Download {name}").click()
+        target = tmp_path / name
+        download.value.save_as(target)
+        assert download.value.suggested_filename == name
+        assert target.read_bytes() == files[name]
+
+    # Delete by keyboard: the dialog opens on Cancel, Tab reaches Delete, Enter confirms.
+    page.get_by_role("link", name="Delete holiday photo.png").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Delete this file?")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("holiday photo.png will be removed")
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    browsing.screenshot("03-delete-dialog")
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Delete")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status").filter(has_text="Deleted holiday photo.png.")).to_be_visible()
+    assert sorted(browsing.listed_names()) == ["annual report.pdf", "notes.txt"]
+
+    browsing.logout()
+    assert browsing.problems == []
+
+
+@pytest.mark.config(MAX_UPLOAD_BYTES=24 * KIB)
+def test_a_file_over_the_limit_fails_alone_while_the_others_upload(browsing: Browsing) -> None:
+    page = browsing.page
+    browsing.register("limits")
+    browsing.drop(
+        ("small one.txt", b"a" * 2 * KIB),
+        ("too big.bin", b"b" * 40 * KIB),
+        ("small two.txt", b"c" * 3 * KIB),
+    )
+    expect(browsing.upload_row("small one.txt")).to_have_attribute("data-state", "done")
+    expect(browsing.upload_row("small two.txt")).to_have_attribute("data-state", "done")
+    big = browsing.upload_row("too big.bin")
+    expect(big).to_have_attribute("data-state", "error")
+    expect(big).to_contain_text("Too large: 40.0 KiB; this server accepts up to 24.0 KiB per file.")
+    expect(page.get_by_role("status").filter(has_text="Uploads finished")).to_have_text(
+        "Uploads finished. 2 files uploaded. 1 file failed."
+    )
+    expect(page.locator("#file-rows tr")).to_have_count(2)
+    browsing.screenshot("04-upload-errors")
+
+    # A page that believes in a larger limit still gets the server's 413, shown on that file.
+    page.evaluate("document.getElementById('upload-form').dataset.maxBytes = String(1 << 30)")
+    browsing.drop(("sneaky.bin", b"d" * 30 * KIB))
+    sneaky = browsing.upload_row("sneaky.bin")
+    expect(sneaky).to_have_attribute("data-state", "error")
+    expect(sneaky).to_contain_text("larger than the 24.0 KiB this server accepts")
+    expect(page.locator("#file-rows tr")).to_have_count(2)
+    # Chromium logs every 4xx answer; the 413 is the one this test asked for.
+    unexpected = [p for p in browsing.problems if "status of 413" not in p]
+    assert unexpected == []
+
+
+@pytest.mark.browsing(viewport=PHONE, color_scheme="dark", is_mobile=True, has_touch=True)
+def test_a_phone_in_dark_mode_reaches_every_action(browsing: Browsing) -> None:
+    page = browsing.page
+    browsing.register("phone")
+    expect(page.locator("html")).to_have_attribute("data-bs-theme", "dark")
+    page.locator("#file").set_input_files(
+        [{"name": "receipt.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8" + b"x" * 900}]
+    )
+    expect(browsing.upload_row("receipt.jpg")).to_have_attribute("data-state", "done")
+    row = browsing.file_row("receipt.jpg")
+    expect(row).to_be_visible()
+    actions = [
+        page.get_by_role("button", name="Choose files"),
+        page.get_by_label("Filter by name"),
+        page.get_by_role("link", name="Name", exact=True),
+        row.get_by_role("link", name="Download receipt.jpg"),
+        row.get_by_role("link", name="Delete receipt.jpg"),
+        row.locator(".backup-badge"),
+        page.get_by_test_id("account-menu"),
+    ]
+    for action in actions:
+        expect(action).to_be_visible()
+        box = action.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    browsing.screenshot("05-phone-dark", full_page=True)
+    page.get_by_test_id("account-menu").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.keyboard.press("Escape")
+    browsing.logout()
+    assert browsing.problems == []
+
+
+@pytest.mark.browsing(viewport=DESKTOP, java_script_enabled=False)
+def test_without_javascript_the_plain_form_uploads(browsing: Browsing) -> None:
+    page = browsing.page
+    browsing.register("nojs")
+    page.get_by_label("Files", exact=True).set_input_files(
+        [{"name": "plain.txt", "mimeType": "text/plain", "buffer": b"no scripts needed"}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("status").filter(has_text="Uploaded plain.txt.")).to_be_visible()
+    expect(browsing.file_row("plain.txt")).to_be_visible()
+    page.get_by_role("link", name="Delete plain.txt").click()
+    expect(page.get_by_role("heading", name="Delete this file?")).to_be_visible()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status").filter(has_text="Deleted plain.txt.")).to_be_visible()
+    assert browsing.problems == []
