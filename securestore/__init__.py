@@ -22,6 +22,7 @@ from securestore.files.icons import file_icon
 from securestore.files.views import bp as files_bp
 from securestore.formatting import exact_time, human_size, relative_time
 from securestore.navigation import account_links
+from securestore.request import SecureStoreRequest
 from securestore.storage.views import bp as storage_bp
 from securestore.storage.views import liveness_bp
 
@@ -36,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
         instance_path=settings.instance_path_from_environ(os.environ),
     )
+    app.request_class = SecureStoreRequest
     configure(app, config)
     register_proxy_fix(app)
     configure_logging(app)

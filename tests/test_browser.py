@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,6 +63,7 @@ class Browsing:
         self.context.add_init_script(REPORT_CSP_VIOLATIONS)
         self.page = self.context.new_page()
         self.problems: list[str] = []
+        self._devtools: Any = None
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
 
@@ -117,6 +119,21 @@ class Browsing:
               }
             }""",
             payload,
+        )
+
+    def throttle_uploads(self, bytes_per_second: int) -> None:
+        """Slow this page's uploads down with Chromium's network emulation (-1: full speed)."""
+        if self._devtools is None:
+            self._devtools = self.context.new_cdp_session(self.page)
+            self._devtools.send("Network.enable")
+        self._devtools.send(
+            "Network.emulateNetworkConditions",
+            {
+                "offline": False,
+                "latency": 0,
+                "downloadThroughput": -1,
+                "uploadThroughput": bytes_per_second,
+            },
         )
 
     def upload_row(self, name: str) -> Any:
@@ -189,7 +206,18 @@ def test_drop_upload_list_sort_filter_download_delete_and_logout(
         "annual report.pdf": os.urandom(3 * 1024 * KIB),
     }
     page.evaluate("window.notReloaded = true")
-    browsing.drop(*files.items())
+    # A slow uplink for a moment, to see the speed and the time left while the upload runs.
+    browsing.throttle_uploads(128 * KIB)
+    # Small enough for werkzeug's form parser to hold in memory when the upload is cut short.
+    browsing.drop(*files.items(), ("cancel me.bin", os.urandom(400 * KIB)))
+    expect(browsing.upload_row("annual report.pdf").locator(".upload-detail")).to_have_text(
+        re.compile(r"\d+% · [\d.]+ (KiB|MiB)/s · \d+ (s|min) left")
+    )
+    browsing.screenshot("02-uploading")
+    cancelled = browsing.upload_row("cancel me.bin")
+    cancelled.get_by_role("button", name="Cancel the upload of cancel me.bin").click()
+    expect(cancelled).to_have_attribute("data-state", "cancelled")
+    browsing.throttle_uploads(-1)
     for name in files:
         row = browsing.upload_row(name)
         expect(row).to_have_attribute("data-state", "done")
@@ -205,7 +233,7 @@ def test_drop_upload_list_sort_filter_download_delete_and_logout(
     expect(browsing.file_row("annual report.pdf")).to_contain_text("3.0 MiB")
     expect(browsing.file_row("notes.txt").locator("time")).to_have_text("just now")
     expect(browsing.file_row("annual report.pdf").locator(".bi-file-earmark-pdf")).to_have_count(1)
-    browsing.screenshot("02-uploaded", full_page=True)
+    browsing.screenshot("03-uploaded", full_page=True)
 
     page.get_by_role("link", name="Name", exact=True).click()
     expect(page.locator("th[aria-sort]")).to_have_attribute("aria-sort", "ascending")
@@ -244,7 +272,7 @@ def test_drop_upload_list_sort_filter_download_delete_and_logout(
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("holiday photo.png will be removed")
     expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
-    browsing.screenshot("03-delete-dialog")
+    browsing.screenshot("04-delete-dialog")
     page.keyboard.press("Tab")
     expect(dialog.get_by_role("button", name="Delete")).to_be_focused()
     page.keyboard.press("Enter")
@@ -273,7 +301,7 @@ def test_a_file_over_the_limit_fails_alone_while_the_others_upload(browsing: Bro
         "Uploads finished. 2 files uploaded. 1 file failed."
     )
     expect(page.locator("#file-rows tr")).to_have_count(2)
-    browsing.screenshot("04-upload-errors")
+    browsing.screenshot("05-upload-errors")
 
     # A page that believes in a larger limit still gets the server's 413, shown on that file.
     page.evaluate("document.getElementById('upload-form').dataset.maxBytes = String(1 << 30)")
@@ -312,7 +340,7 @@ def test_a_phone_in_dark_mode_reaches_every_action(browsing: Browsing) -> None:
         box = action.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    browsing.screenshot("05-phone-dark", full_page=True)
+    browsing.screenshot("06-phone-dark", full_page=True)
     page.get_by_test_id("account-menu").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     page.keyboard.press("Escape")
