@@ -316,14 +316,20 @@ def test_a_file_over_the_limit_fails_alone_while_the_others_upload(browsing: Bro
 
 
 @pytest.mark.browsing(viewport=PHONE, color_scheme="dark", is_mobile=True, has_touch=True)
-def test_a_phone_in_dark_mode_reaches_every_action(browsing: Browsing) -> None:
+def test_a_phone_in_dark_mode_reaches_every_action(browsing: Browsing, tmp_path: Path) -> None:
     page = browsing.page
     browsing.register("phone")
     expect(page.locator("html")).to_have_attribute("data-bs-theme", "dark")
-    page.locator("#file").set_input_files(
-        [{"name": "receipt.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8" + b"x" * 900}]
-    )
-    expect(browsing.upload_row("receipt.jpg")).to_have_attribute("data-state", "done")
+    # "Choose a folder" takes every file inside, subfolders included.
+    folder = tmp_path / "trip"
+    (folder / "tickets").mkdir(parents=True)
+    (folder / "receipt.jpg").write_bytes(b"\xff\xd8" + b"x" * 900)
+    (folder / "tickets" / "train.pdf").write_bytes(b"%PDF-1.4 ticket")
+    expect(page.get_by_role("button", name="Choose a folder")).to_be_visible()
+    page.locator("#folder").set_input_files(folder)
+    expect(browsing.upload_row("trip/receipt.jpg")).to_have_attribute("data-state", "done")
+    expect(browsing.upload_row("trip/tickets/train.pdf")).to_have_attribute("data-state", "done")
+    expect(page.locator("#file-rows tr")).to_have_count(2)
     row = browsing.file_row("receipt.jpg")
     expect(row).to_be_visible()
     actions = [
