@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import stat
 from pathlib import Path
 
 from securestore.devserver import ensure_local_settings
-from securestore.locals3 import LocalS3
+from securestore.locals3 import LocalS3, free_ports
 
 
 def test_local_settings_are_generated_once_with_mode_0600(tmp_path: Path) -> None:
@@ -28,11 +29,11 @@ def test_local_settings_are_generated_once_with_mode_0600(tmp_path: Path) -> Non
 
 
 def test_a_taken_port_is_named(tmp_path: Path) -> None:
-    import socket
-
+    # free_ports() picks a port whose gRPC twin (port + 10000) is free too, so only the
+    # port this test occupies can be reported.
+    port = free_ports()["s3.port"]
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", port))
         sock.listen()
-        port = sock.getsockname()[1]
         server = LocalS3(tmp_path, ("a-bucket",), "k", "s", ports={"s3.port": port})
         assert server.taken_ports() == [f"{port} (s3.port)"]
