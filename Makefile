@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean deploy-tools chromium screenshots
+.PHONY: run test lint clean bench deploy-tools chromium screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,3 +66,11 @@ lint: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+## bench: speed, memory and disk of uploads/downloads vs raw boto3, listing latency (QUICK=1: smaller)
+bench: $(VENV)/.installed-bench deploy-tools
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick)

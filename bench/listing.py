@@ -1,96 +1,152 @@
-"""Time the file list with 10,000 files: first and deep pages in every order, and a filter.
+"""Listing latency at scale: one user with N files, on SQLite and on PostgreSQL.
 
-Run: .venv/bin/python bench/listing.py [FILES]. Prints milliseconds per request (median of 5)
-through the Flask test client on SQLite; no S3 is touched (the list reads only the database).
+Times `files.service.list_page` (one query each) for the first page and pages deep in the list
+(cursors collected by walking it) in every order, a name filter, and `count_files` (the page
+shows the total), and reports p50/p95 in milliseconds.
+PostgreSQL is the server of `BENCH_DATABASE_URL` or `TEST_DATABASE_URL`, in a database of
+its own that is dropped afterwards; without either it is skipped.
+Run: python -m bench.listing [files]
 """
 
 from __future__ import annotations
 
+import os
+import random
 import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from securestore import create_app
 from securestore.auth.models import User
 from securestore.extensions import db
-from securestore.files import service
-from securestore.files.models import BackupState, StoredFile
+from securestore.files.models import StoredFile
+from securestore.files.service import ORDERS, count_files, list_page
 
-REPEAT = 5
+SAMPLES = 100
+PAGE = 50
 
 
-def main(count: int) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="securestore-bench-"))
-    app = create_app(
-        {
-            "SECRET_KEY": "bench",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db",
-            "WTF_CSRF_ENABLED": False,
-            "S3_REGION": "us-east-1",
-        }
+@contextmanager
+def _postgres_url() -> Iterator[str | None]:
+    server = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        yield None
+        return
+    name = f"securestore_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _fill(files: int) -> None:
+    """One user with `files` files, plus a neighbour whose files must be skipped."""
+    owner, other = (
+        User(username="many", password_hash="x"),
+        User(username="other", password_hash="x"),
     )
-    start = datetime(2025, 1, 1, tzinfo=UTC)
+    db.session.add_all([owner, other])
+    db.session.flush()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "owner_id": owner.id if number % 10 else other.id,
+            "name": f"document {number:06d}.pdf",
+            "key": f"u/{number}",
+            "size": number,
+            "content_type": "application/pdf",
+            "sha256": "0" * 64,
+            "created_at": start + timedelta(seconds=number),
+            "backup_state": "done",
+            "backup_attempts": 1,
+        }
+        for number in range(int(files * 10 / 9))
+    ]
+    for first in range(0, len(rows), 10_000):
+        db.session.execute(sa.insert(StoredFile), rows[first : first + 10_000])
+    db.session.commit()
+    db.session.execute(sa.text("ANALYZE"))
+    db.session.commit()
+
+
+def _cursors(user: User, order: str) -> list[str]:
+    """Every page's cursor in `order`, found by walking the whole list."""
+    cursors: list[str] = []
+    page = list_page(user, limit=PAGE, order=order)
+    while page.next_cursor:
+        cursors.append(page.next_cursor)
+        page = list_page(user, cursor=page.next_cursor, limit=PAGE, order=order)
+    return cursors
+
+
+def _percentiles(call: Callable[[], Any]) -> dict[str, float]:
+    times = []
+    for _ in range(SAMPLES):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    cuts = statistics.quantiles(times, n=20)
+    return {"p50": round(statistics.median(times), 2), "p95": round(cuts[18], 2)}
+
+
+def _measure_database(url: str, files: int, migrate: bool) -> dict[str, Any]:
+    app = create_app(
+        {"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
+         "S3_PRIMARY_BUCKET": "p", "S3_BACKUP_BUCKET": "b"}
+    )  # fmt: skip
     with app.app_context():
-        upgrade()
-        user = User(username="bench", password_hash="x")
-        db.session.add(user)
-        db.session.commit()
-        db.session.execute(
-            db.insert(StoredFile),
-            [
-                {
-                    "owner_id": user.id,
-                    "name": f"document {n:05d}.pdf",
-                    "key": f"bench/document {n:05d}.pdf",
-                    "size": (n * 7919) % 10_000_000,
-                    "content_type": "application/pdf",
-                    "sha256": "0" * 64,
-                    "created_at": start + timedelta(seconds=n),
-                    "backup_state": BackupState.DONE,
-                    "backup_attempts": 1,
-                }
-                for n in range(count)
-            ],
-        )
-        db.session.commit()
-        user_id = user.id
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
-        session["_fresh"] = True
-    print(f"{count} files, SQLite, median of {REPEAT} GET /files/ (ms)")
-    for order in service.ORDERS:
-        deep = deep_cursor(app, user_id, order, pages=100)
-        first = timed(client, f"/files/?order={order}")
-        later = timed(client, f"/files/?order={order}&cursor={deep}")
-        print(f"  {order:<10} first page {first:7.1f}   page 101 {later:7.1f}")
-    print(f"  filter 'ment 12'      {timed(client, '/files/?q=ment%2012'):7.1f}")
+        if migrate:
+            upgrade()
+        _fill(files)
+        user = db.session.scalars(sa.select(User).filter_by(username="many")).one()
+        rng = random.Random(6)
+        result: dict[str, Any] = {"files": files}
+        for order in ORDERS:
+            cursors = _cursors(user, order)
+            result[order] = {
+                "first": _percentiles(lambda o=order: list_page(user, limit=PAGE, order=o)),
+                "later": _percentiles(
+                    lambda o=order, c=cursors: list_page(
+                        user, cursor=rng.choice(c), limit=PAGE, order=o
+                    )
+                ),
+            }
+        # A rare substring: the worst case, every row of the user is looked at.
+        result["filter"] = _percentiles(lambda: list_page(user, name_filter="0999", limit=PAGE))
+        # The page also shows how many files there are (and match the filter).
+        result["count"] = _percentiles(lambda: count_files(user))
+        result["count_filtered"] = _percentiles(lambda: count_files(user, "0999"))
+        db.session.remove()
+        db.engine.dispose()
+    return result
 
 
-def deep_cursor(app, user_id: int, order: str, pages: int) -> str:  # type: ignore[no-untyped-def]
-    with app.app_context():
-        user = db.session.get(User, user_id)
-        cursor = None
-        for _ in range(pages):
-            cursor = service.list_page(user, cursor=cursor, order=order).next_cursor
-        assert cursor is not None
-        return cursor
-
-
-def timed(client, path: str) -> float:  # type: ignore[no-untyped-def]
-    samples = []
-    for _ in range(REPEAT):
-        begin = time.perf_counter()
-        response = client.get(path)
-        samples.append((time.perf_counter() - begin) * 1000)
-        assert response.status_code == 200, response.status_code
-    return statistics.median(samples)
+def measure(files: int) -> dict[str, Any]:
+    """Latencies on SQLite and on PostgreSQL (or why PostgreSQL was skipped)."""
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="securestore-listing-") as folder:
+        results["sqlite"] = _measure_database(f"sqlite:///{folder}/list.db", files, True)
+    with _postgres_url() as url:
+        if url is None:
+            results["postgresql"] = {"skipped": "set BENCH_DATABASE_URL or TEST_DATABASE_URL"}
+        else:
+            results["postgresql"] = _measure_database(url, files, True)
+    return results
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)
+    print(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000))

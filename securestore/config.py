@@ -20,6 +20,16 @@ DEFAULT_MAX_UPLOAD_BYTES = 5 * GIB
 DEFAULT_UPLOAD_PART_BYTES = 8 * MIB
 # S3 refuses multipart parts smaller than 5 MiB (except the last one).
 MIN_UPLOAD_PART_BYTES = 5 * MIB
+# S3 allows at most 5 GiB per part.
+MAX_UPLOAD_PART_BYTES = 5 * GIB
+DEFAULT_UPLOAD_CONCURRENCY = 4
+# securestore/gunicorn_conf.py's default threads per worker: the S3 connection pool is sized
+# from the same GUNICORN_THREADS variable, so every thread's parts get a connection.
+DEFAULT_GUNICORN_THREADS = 4
+DOWNLOAD_MODES = ("stream", "redirect")
+DEFAULT_DOWNLOAD_URL_SECONDS = 300
+# A presigned URL signed with SigV4 is valid for at most seven days.
+MAX_DOWNLOAD_URL_SECONDS = 7 * 24 * 3600
 
 ENVIRONMENTS = ("production", "development")
 
@@ -50,6 +60,7 @@ def settings_from_environ(environ: Mapping[str, str], instance_path: str) -> dic
     if database_url.startswith("postgres://"):
         # Heroku-style URLs are refused by SQLAlchemy 2; accept them as the same thing.
         database_url = "postgresql://" + database_url.removeprefix("postgres://")
+    concurrency = _int(environ, "S3_UPLOAD_CONCURRENCY", DEFAULT_UPLOAD_CONCURRENCY)
     return {
         "SECURESTORE_ENV": environment,
         "SECRET_KEY": environ.get("SECRET_KEY"),
@@ -60,6 +71,14 @@ def settings_from_environ(environ: Mapping[str, str], instance_path: str) -> dic
         "S3_ENDPOINT_URL": environ.get("S3_ENDPOINT_URL") or None,
         "S3_REGION": environ.get("S3_REGION") or None,
         "S3_PART_BYTES": _int(environ, "S3_PART_BYTES", DEFAULT_UPLOAD_PART_BYTES),
+        "S3_UPLOAD_CONCURRENCY": concurrency,
+        "S3_MAX_POOL_CONNECTIONS": _int(
+            environ,
+            "S3_MAX_POOL_CONNECTIONS",
+            _int(environ, "GUNICORN_THREADS", DEFAULT_GUNICORN_THREADS) * concurrency,
+        ),
+        "DOWNLOAD_MODE": environ.get("DOWNLOAD_MODE", "stream").strip().lower(),
+        "DOWNLOAD_URL_SECONDS": _int(environ, "DOWNLOAD_URL_SECONDS", DEFAULT_DOWNLOAD_URL_SECONDS),
         "MAX_UPLOAD_BYTES": _int(environ, "MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
         "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO").upper(),
         "TRUSTED_PROXY_COUNT": _int(environ, "TRUSTED_PROXY_COUNT", 0),
@@ -118,8 +137,16 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("MAX_UPLOAD_BYTES must be a positive number of bytes")
     if config["TRUSTED_PROXY_COUNT"] < 0:
         raise ConfigError("TRUSTED_PROXY_COUNT must be 0 (no proxy) or the number of proxies")
-    if config["S3_PART_BYTES"] < MIN_UPLOAD_PART_BYTES:
-        raise ConfigError(f"S3_PART_BYTES must be at least {MIN_UPLOAD_PART_BYTES} (5 MiB)")
+    if not MIN_UPLOAD_PART_BYTES <= config["S3_PART_BYTES"] <= MAX_UPLOAD_PART_BYTES:
+        raise ConfigError("S3_PART_BYTES must be at least 5 MiB and at most 5 GiB")
+    if config["S3_UPLOAD_CONCURRENCY"] < 1:
+        raise ConfigError("S3_UPLOAD_CONCURRENCY must be at least 1 part in flight")
+    if config["S3_MAX_POOL_CONNECTIONS"] < config["S3_UPLOAD_CONCURRENCY"]:
+        raise ConfigError("S3_MAX_POOL_CONNECTIONS must be at least S3_UPLOAD_CONCURRENCY")
+    if config["DOWNLOAD_MODE"] not in DOWNLOAD_MODES:
+        raise ConfigError(f"DOWNLOAD_MODE must be one of {', '.join(DOWNLOAD_MODES)}")
+    if not 1 <= config["DOWNLOAD_URL_SECONDS"] <= MAX_DOWNLOAD_URL_SECONDS:
+        raise ConfigError("DOWNLOAD_URL_SECONDS must be between 1 and 604800 (seven days)")
 
 
 def is_development() -> bool:

@@ -94,7 +94,9 @@ def register_error_handlers(app: Flask) -> None:
         return render_error(error.status, error.code, error.message)
 
     @app.errorhandler(HTTPException)
-    def handle_http_error(error: HTTPException) -> tuple[Response | str, int] | HTTPException:
+    def handle_http_error(
+        error: HTTPException,
+    ) -> tuple[Response | str, int, list[tuple[str, str]]] | HTTPException:
         if error.code is None or error.code < 400:
             return error
         code = (error.name or "error").lower().replace(" ", "_")
@@ -104,7 +106,10 @@ def register_error_handlers(app: Flask) -> None:
             message = "This form has expired or did not come from this site. Reload the page."
         else:
             message = _HTTP_MESSAGES.get(error.code, error.description or error.name)
-        return render_error(error.code, code, message)
+        body, status = render_error(error.code, code, message)
+        # Keep what the status needs (Allow on 405, Content-Range on 416), not the HTML type.
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+        return body, status, headers
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> tuple[Response | str, int]:
@@ -118,6 +123,7 @@ _HTTP_MESSAGES = {
     403: "You are not allowed to do that.",
     404: "There is nothing here.",
     405: "That action is not allowed here.",
+    416: "That part of the file does not exist.",
     429: "Too many attempts. Wait a little and try again.",
 }
 

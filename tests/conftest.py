@@ -7,6 +7,7 @@ template SQLite file that each test copies, or into a fresh PostgreSQL database 
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import secrets
@@ -61,6 +62,8 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             "DATABASE_URL",
             "SECRET_KEY",
             "MAX_UPLOAD_BYTES",
+            "DOWNLOAD_MODE",
+            "DOWNLOAD_URL_SECONDS",
         }:
             monkeypatch.delenv(name)
     # moto accepts any key; these make sure no real credential could be picked up.
@@ -213,6 +216,75 @@ def upload(client: FlaskClient, *files: tuple[str, bytes], **headers: str) -> Te
         content_type=f"multipart/form-data; boundary={boundary}",
         headers=headers,
     )
+
+
+class GeneratedForm(io.RawIOBase):
+    """A browser-shaped multipart body (CSRF token, then one file) generated while it is read.
+
+    The file's bytes never exist in memory as a whole, so a test can send more than the memory
+    it allows the app; `sent` counts what the app actually read.
+    """
+
+    BOUNDARY = "----SecureStoreTestBoundary9kP2xQ"
+
+    def __init__(self, token: str, filename: str, size: int) -> None:
+        head = (
+            f"--{self.BOUNDARY}\r\n"
+            'Content-Disposition: form-data; name="csrf_token"\r\n\r\n'
+            f"{token}\r\n--{self.BOUNDARY}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        tail = f"\r\n--{self.BOUNDARY}--\r\n".encode()
+        self._pieces: list[bytes | Iterator[bytes]] = [head, self._file_chunks(size), tail]
+        self.length = len(head) + size + len(tail)
+        self.sent = 0
+
+    @staticmethod
+    def _file_chunks(size: int) -> Iterator[bytes]:
+        block = bytes(range(256)) * 4096  # 1 MiB with every byte value, CR and LF included
+        for start in range(0, size, len(block)):
+            yield block[: min(len(block), size - start)]
+
+    @staticmethod
+    def file_bytes(size: int) -> bytes:
+        """The file's bytes, for comparing with what was stored (small sizes only)."""
+        return b"".join(GeneratedForm._file_chunks(size))
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._pieces:
+            piece = self._pieces[0]
+            if isinstance(piece, bytes):
+                count = min(len(buffer), len(piece))
+                buffer[:count] = piece[:count]
+                rest = piece[count:]
+                if rest:
+                    self._pieces[0] = rest
+                else:
+                    self._pieces.pop(0)
+                self.sent += count
+                return count
+            try:
+                self._pieces[0] = next(piece)
+                self._pieces.insert(1, piece)
+            except StopIteration:
+                self._pieces.pop(0)
+        return 0
+
+    def post(self, client: FlaskClient, *, chunked: bool = False) -> TestResponse:
+        """POST this body to /files/upload; `chunked` sends no Content-Length, as nginx may."""
+        environ: dict[str, Any] = {
+            "wsgi.input": self,
+            "CONTENT_TYPE": f"multipart/form-data; boundary={self.BOUNDARY}",
+            "CONTENT_LENGTH": str(self.length),
+        }
+        if chunked:
+            # werkzeug then reads to the end of the stream, as the server says it ends there.
+            environ.update(HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input_terminated": True})
+        return client.post("/files/upload", environ_overrides=environ)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
@@ -43,6 +44,11 @@ def test_heroku_style_postgres_urls_are_accepted(production_env: pytest.MonkeyPa
         ("MAX_UPLOAD_BYTES", "lots", "MAX_UPLOAD_BYTES must be a whole number"),
         ("MAX_UPLOAD_BYTES", "0", "MAX_UPLOAD_BYTES must be a positive"),
         ("S3_PART_BYTES", "1024", "S3_PART_BYTES must be at least"),
+        ("S3_PART_BYTES", str(6 * 1024**3), "at most 5 GiB"),
+        ("S3_UPLOAD_CONCURRENCY", "0", "S3_UPLOAD_CONCURRENCY must be at least 1"),
+        ("S3_MAX_POOL_CONNECTIONS", "2", "S3_MAX_POOL_CONNECTIONS must be at least"),
+        ("DOWNLOAD_MODE", "teleport", "DOWNLOAD_MODE must be one of stream, redirect"),
+        ("DOWNLOAD_URL_SECONDS", "0", "DOWNLOAD_URL_SECONDS must be between"),
         ("SECURESTORE_ENV", "staging", "SECURESTORE_ENV must be one of"),
     ],
 )
@@ -71,3 +77,18 @@ def test_development_reads_the_files_make_run_generated(
     assert os.environ["SECRET_KEY"] == "generated-once"
     assert os.environ["S3_PRIMARY_BUCKET"] == "local-primary"
     assert os.environ["S3_BACKUP_BUCKET"] == "already-set"
+
+
+def test_the_s3_pool_has_a_connection_for_every_part_of_every_gunicorn_thread(
+    production_env: pytest.MonkeyPatch,
+) -> None:
+    import securestore.gunicorn_conf as gunicorn_conf
+
+    production_env.delenv("GUNICORN_THREADS", raising=False)
+    default_threads = importlib.reload(gunicorn_conf).threads
+    assert create_app().config["S3_MAX_POOL_CONNECTIONS"] == default_threads * 4
+    production_env.setenv("GUNICORN_THREADS", "8")
+    production_env.setenv("S3_UPLOAD_CONCURRENCY", "3")
+    assert create_app().config["S3_MAX_POOL_CONNECTIONS"] == 24
+    production_env.setenv("S3_MAX_POOL_CONNECTIONS", "50")
+    assert create_app().config["S3_MAX_POOL_CONNECTIONS"] == 50

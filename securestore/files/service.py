@@ -33,6 +33,7 @@ from securestore.errors import (
 from securestore.extensions import db, storage
 from securestore.files.models import BackupState, StoredFile
 from securestore.files.naming import clean_filename, numbered_name, object_key
+from securestore.formatting import content_disposition
 from securestore.storage.service import ObjectStream
 
 log = logging.getLogger(__name__)
@@ -130,11 +131,16 @@ def store_upload(
     while True:
         candidate = _free_name(user, name, taken)
         key = object_key(user.username, candidate)
+        if storage.exists(key):
+            # An object with no row (an orphan) holds the key: skip it before reading a byte,
+            # which keeps a streamed (unseekable) upload able to take the next name.
+            taken.add(candidate)
+            continue
         try:
             stored = storage.upload(key, stream, content_type=content_type, max_bytes=max_bytes)
             break
         except ObjectExistsError:
-            # An object with no row (an orphan, or a concurrent upload) holds the key.
+            # A concurrent upload took the key while this one was being written.
             if not stream.seekable():
                 raise
             stream.seek(0)
@@ -191,10 +197,19 @@ def backup_metadata(record: StoredFile) -> dict[str, str]:
     }
 
 
-def open_download(user: User, file_id: int) -> tuple[StoredFile, ObjectStream]:
-    """Return the user's file record and a stream of its bytes from the primary bucket."""
-    record = get_file(user, file_id)
-    return record, storage.open(record.key)
+def open_download(record: StoredFile, span: tuple[int, int] | None = None) -> ObjectStream:
+    """Stream the file's bytes from the primary bucket: all of them, or `[start, stop)`."""
+    return storage.open(record.key, span=span)
+
+
+def download_url(record: StoredFile) -> str:
+    """Sign a short-lived S3 URL that serves the file as an attachment under its name."""
+    return storage.download_url(
+        record.key,
+        content_disposition=content_disposition(record.name),
+        content_type=record.content_type,
+        expires_in=current_app.config["DOWNLOAD_URL_SECONDS"],
+    )
 
 
 def delete_file(user: User, file_id: int) -> StoredFile:

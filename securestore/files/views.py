@@ -8,6 +8,7 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -17,9 +18,12 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from werkzeug.datastructures import ContentRange
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
-from securestore.errors import SecureStoreError, ValidationError, wants_json
-from securestore.files import service
+from securestore.errors import SecureStoreError, TooLargeError, ValidationError, wants_json
+from securestore.extensions import csrf
+from securestore.files import service, streaming
 from securestore.files.models import StoredFile
 from securestore.formatting import content_disposition
 
@@ -63,24 +67,27 @@ def listing() -> str:
 
 
 @bp.post("/upload")
+@csrf.exempt  # streaming.protected_files checks the token without spooling the body
 def upload() -> ResponseReturnValue:
-    """Store every file of the multipart field `file`; a failure of one keeps the others.
+    """Stream every file of the multipart field `file` to S3; a failure of one keeps the others.
 
     A form post gets the list back (303). A script asking for JSON gets each stored file and
-    each refused one with its reason, under the status of the first refusal (else 201).
+    each refused one with its reason, under the status of the first refusal (else 201). An
+    oversize file stops the whole request (413): reading on would only waste bandwidth.
     """
-    uploads = [item for item in request.files.getlist("file") if item.filename]
-    if not uploads:
-        raise ValidationError("Choose at least one file to upload.")
     stored: list[StoredFile] = []
     refused: list[tuple[str, SecureStoreError]] = []
-    for item in uploads:
+    for item in streaming.protected_files(request):
         try:
             stored.append(
-                service.store_upload(current_user, item.filename or "", item.stream, item.mimetype)
+                service.store_upload(current_user, item.filename, item.stream, item.content_type)
             )
+        except TooLargeError:
+            raise
         except SecureStoreError as error:
-            refused.append((item.filename or "", error))
+            refused.append((item.filename, error))
+    if not stored and not refused:
+        raise ValidationError("Choose at least one file to upload.")
     status = refused[0][1].status if refused else 201
     if wants_json():
         return jsonify(
@@ -97,11 +104,30 @@ def upload() -> ResponseReturnValue:
 
 
 @bp.get("/<int:file_id>/download")
-def download(file_id: int) -> Response:
-    """Send the exact bytes uploaded, as an attachment under the original name."""
-    record, stream = service.open_download(current_user, file_id)
-    response = Response(stream.chunks, mimetype=record.content_type, direct_passthrough=True)
+def download(file_id: int) -> ResponseReturnValue:
+    """Send the exact bytes uploaded, as an attachment under the original name.
+
+    Honours a single `Range` (resumed downloads, seeking in media) with a ranged S3 GET; with
+    `DOWNLOAD_MODE=redirect` the client is sent to a short-lived presigned S3 URL instead.
+    """
+    record = service.get_file(current_user, file_id)
+    if current_app.config["DOWNLOAD_MODE"] == "redirect":
+        return redirect(service.download_url(record), code=302)
+    span = _requested_span(record)
+    stream = service.open_download(record, span)
+    response = Response(
+        stream.chunks,
+        status=206 if span else 200,
+        mimetype=record.content_type,
+        direct_passthrough=True,
+    )
     response.content_length = stream.size
+    if span:
+        response.content_range = ContentRange("bytes", span[0], span[1], record.size)
+    response.accept_ranges = "bytes"
+    # The content hash is a strong validator: a resumed download can prove it is the same file.
+    response.set_etag(record.sha256)
+    response.last_modified = record.created_at
     response.headers["Content-Disposition"] = content_disposition(record.name)
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Even if a browser rendered it, the file would run with no privileges of this origin.
@@ -123,6 +149,26 @@ def delete(file_id: int) -> ResponseReturnValue:
     record = service.delete_file(current_user, file_id)
     flash(f"Deleted {record.name}.", "success")
     return redirect(url_for("files.index"), code=303)
+
+
+def _requested_span(record: StoredFile) -> tuple[int, int] | None:
+    """Return the `[start, stop)` of a single satisfiable byte range, or None for everything.
+
+    A malformed or multi-range header, or an `If-Range` naming another version, gets the whole
+    file (RFC 9110 allows ignoring them); a range past the end is 416.
+    """
+    requested = request.range
+    if requested is None or requested.units != "bytes" or len(requested.ranges) != 1:
+        return None
+    if_range = request.if_range
+    if if_range.etag is not None and if_range.etag != record.sha256:
+        return None
+    if if_range.date is not None and if_range.date < record.created_at.replace(microsecond=0):
+        return None
+    span = requested.range_for_length(record.size)
+    if span is None:
+        raise RequestedRangeNotSatisfiable(length=record.size)
+    return span
 
 
 def listing_context() -> dict[str, Any]:

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
@@ -73,6 +74,7 @@ class _Settings:
     primary: str
     backup: str
     part_bytes: int
+    concurrency: int
 
 
 class S3Storage:
@@ -91,7 +93,11 @@ class S3Storage:
         settings = app.config.get_namespace("S3_")
         client_config = BotoConfig(
             retries={"mode": "standard", "max_attempts": 3},
-            max_pool_connections=32,
+            # Presigned download URLs are SigV4 (SigV2 is deprecated and has no expiry cap).
+            signature_version="s3v4",
+            # One connection per thread that may talk to S3 at once: gunicorn threads times
+            # the parts each upload keeps in flight (see S3_MAX_POOL_CONNECTIONS).
+            max_pool_connections=settings["max_pool_connections"],
             s3={"addressing_style": "path"} if settings["endpoint_url"] else {},
         )
         client = boto3.session.Session().client(
@@ -105,6 +111,7 @@ class S3Storage:
             primary=settings["primary_bucket"],
             backup=settings["backup_bucket"],
             part_bytes=settings["part_bytes"],
+            concurrency=settings["upload_concurrency"],
         )
 
     @property
@@ -131,9 +138,10 @@ class S3Storage:
         """Write `stream` to the primary bucket under `key`, never replacing an existing object.
 
         Hashes the bytes on the way and lets S3 verify them (SHA-256 checksums). Small bodies go
-        in one PUT; larger ones as a multipart upload of `S3_PART_BYTES` parts, so memory use
-        stays at one part whatever the file size. Raises `ObjectExistsError` when the key is
-        taken, `TooLargeError` past `max_bytes`; on any failure nothing is left behind.
+        in one PUT; larger ones as a multipart upload of `S3_PART_BYTES` parts with at most
+        `S3_UPLOAD_CONCURRENCY` parts in memory and in flight, so memory use is bounded
+        whatever the file size. Raises `ObjectExistsError` when the key is taken, `TooLargeError`
+        as soon as more than `max_bytes` arrive; on any failure nothing is left behind.
         """
         first = _read_exactly(stream, self._settings.part_bytes)
         if len(first) > max_bytes:
@@ -141,6 +149,15 @@ class S3Storage:
         if len(first) < self._settings.part_bytes:
             return self._put_single(key, first, content_type)
         return self._put_multipart(key, first, stream, content_type, max_bytes)
+
+    def exists(self, key: str) -> bool:
+        """Tell whether `key` is taken in the primary bucket (an orphan object, for instance)."""
+        try:
+            with _translated("check", self.primary_bucket, key):
+                self.client.head_object(Bucket=self.primary_bucket, Key=key)
+        except NotFoundError:
+            return False
+        return True
 
     def _put_single(self, key: str, body: bytes, content_type: str) -> StoredObject:
         digest = hashlib.sha256(body)
@@ -163,34 +180,21 @@ class S3Storage:
             upload_id = self.client.create_multipart_upload(
                 Bucket=bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="SHA256"
             )["UploadId"]
+        sender = _PartSender(self.client, bucket, key, upload_id, self._settings.concurrency)
         digest = hashlib.sha256()
         size = 0
-        parts: list[dict[str, Any]] = []
         try:
             chunk = first
             while chunk:
                 size += len(chunk)
                 if size > max_bytes:
                     raise TooLargeError()
+                # hashlib releases the GIL on large buffers: hashing overlaps the parts in flight.
                 digest.update(chunk)
-                number = len(parts) + 1
-                with _translated("upload part", bucket, key):
-                    answer = self.client.upload_part(
-                        Bucket=bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=chunk,
-                        ChecksumAlgorithm="SHA256",
-                    )
-                parts.append(
-                    {
-                        "PartNumber": number,
-                        "ETag": answer["ETag"],
-                        "ChecksumSHA256": answer["ChecksumSHA256"],
-                    }
-                )
+                sender.send(chunk)
+                sender.wait_for_room()
                 chunk = _read_exactly(stream, self._settings.part_bytes)
+            parts = sender.finish()
             with _translated("finish upload", bucket, key):
                 self.client.complete_multipart_upload(
                     Bucket=bucket,
@@ -200,6 +204,7 @@ class S3Storage:
                     IfNoneMatch="*",
                 )
         except BaseException:
+            sender.cancel()
             self._abort_multipart(key, upload_id)
             raise
         return StoredObject(key=key, size=size, sha256=digest.hexdigest())
@@ -249,17 +254,42 @@ class S3Storage:
                     },
                 )
 
-    def open(self, key: str, *, bucket: str | None = None) -> ObjectStream:
-        """Start reading an object; raises `NotFoundError` when it does not exist."""
+    def open(
+        self, key: str, *, bucket: str | None = None, span: tuple[int, int] | None = None
+    ) -> ObjectStream:
+        """Start reading an object, or the bytes `[start, stop)` of it with a ranged GET.
+
+        Raises `NotFoundError` when it does not exist.
+        """
         bucket = bucket or self.primary_bucket
+        extra = {"Range": f"bytes={span[0]}-{span[1] - 1}"} if span else {}
         with _translated("download", bucket, key):
-            answer = self.client.get_object(Bucket=bucket, Key=key)
+            answer = self.client.get_object(Bucket=bucket, Key=key, **extra)  # type: ignore[arg-type]
         body = answer["Body"]
         return ObjectStream(
             size=answer["ContentLength"],
             content_type=answer.get("ContentType") or "application/octet-stream",
             chunks=body.iter_chunks(DOWNLOAD_CHUNK_BYTES),
         )
+
+    def download_url(
+        self, key: str, *, content_disposition: str, content_type: str, expires_in: int
+    ) -> str:
+        """Sign a short-lived GET URL of `key` that answers with the given headers.
+
+        The URL is a bearer credential until it expires: never log it.
+        """
+        with _translated("sign download", self.primary_bucket, key):
+            return self.client.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self.primary_bucket,
+                    "Key": key,
+                    "ResponseContentDisposition": content_disposition,
+                    "ResponseContentType": content_type,
+                },
+                ExpiresIn=expires_in,
+            )
 
     def delete(self, key: str) -> None:
         """Delete `key` from the primary bucket; the backup copy is kept."""
@@ -278,6 +308,70 @@ class S3Storage:
         except BotoCoreError as error:
             return BucketHealth(bucket, False, type(error).__name__)
         return BucketHealth(bucket, True)
+
+
+class _PartSender:
+    """Upload the parts of one multipart upload on a few threads, at most `limit` at a time.
+
+    The caller hands over parts in order and waits for room before reading the next one, so
+    the parts held in memory never exceed `limit`. The first failure is raised to the caller
+    at its next call, which stops the upload early instead of sending parts in vain.
+    """
+
+    def __init__(self, client: S3Client, bucket: str, key: str, upload_id: str, limit: int):
+        self.client = client
+        self._bucket = bucket
+        self._key = key
+        self._upload_id = upload_id
+        self._limit = limit
+        self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="s3-part")
+        self._futures: list[Future[dict[str, Any]]] = []
+
+    def send(self, body: bytes) -> None:
+        """Start uploading the next part."""
+        number = len(self._futures) + 1
+        self._futures.append(self._pool.submit(self._upload_part, number, body))
+
+    def wait_for_room(self) -> None:
+        """Block until fewer than `limit` parts are in flight; raise the first failure."""
+        while True:
+            pending = [future for future in self._futures if not future.done()]
+            self._raise_first_failure()
+            if len(pending) < self._limit:
+                return
+            wait(pending, return_when=FIRST_COMPLETED)
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Wait for every part and return them as CompleteMultipartUpload wants them."""
+        wait(self._futures)
+        self._raise_first_failure()
+        self._pool.shutdown()
+        return [future.result() for future in self._futures]
+
+    def cancel(self) -> None:
+        """Drop the parts not started and wait for the running ones, so an abort is final."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _raise_first_failure(self) -> None:
+        for future in self._futures:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                future.result()
+
+    def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
+        with _translated("upload part", self._bucket, self._key):
+            answer = self.client.upload_part(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=body,
+                ChecksumAlgorithm="SHA256",
+            )
+        return {
+            "PartNumber": number,
+            "ETag": answer["ETag"],
+            "ChecksumSHA256": answer["ChecksumSHA256"],
+        }
 
 
 @contextmanager

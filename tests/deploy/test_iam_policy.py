@@ -32,6 +32,8 @@ ACTIONS_FOR_METHOD: dict[str, set[str]] = {
     "upload_file": {"s3:PutObject", "s3:AbortMultipartUpload"},
     "get_object": {"s3:GetObject"},
     "head_object": {"s3:GetObject"},
+    # A presigned GET (DOWNLOAD_MODE=redirect) is answered with the signer's permissions.
+    "generate_presigned_url": {"s3:GetObject"},
     "download_fileobj": {"s3:GetObject"},
     "download_file": {"s3:GetObject"},
     "delete_object": {"s3:DeleteObject"},

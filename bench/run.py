@@ -1,0 +1,392 @@
+"""`make bench`: upload and download speed, memory and disk of the app against raw boto3.
+
+Starts its own SeaweedFS, the app under gunicorn (shipped config) and nginx (shipped site) on
+loopback, then for each file size measures, as medians of several runs:
+
+- raw boto3 upload and download MB/s against the same SeaweedFS (the ceiling);
+- the app's upload MB/s through nginx as a browser sends it (multipart form over HTTPS),
+  without the backup copy (the app's backup bucket does not exist, so the copy fails at once)
+  and with it (the time until the file shows as backed up), and the copy alone (raw
+  CopyObject);
+- the app's download MB/s through nginx;
+- each gunicorn worker's peak RSS (VmHWM, reset before each upload) and the bytes the app's
+  and nginx's processes wrote to disk during the upload (/proc/<pid>/io write_bytes);
+- 8 concurrent uploads through the app versus 8 concurrent raw uploads;
+- listing latency (bench/listing.py) at 100,000 files on SQLite and PostgreSQL.
+
+Prints one table and writes it as JSON to bench/results/. `--quick` runs smaller and fewer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+from boto3.s3.transfer import TransferConfig
+
+from bench import listing
+from bench.stack import BACKUP, NO_BACKUP, PRIMARY, Stack, running_app, running_stack
+from securestore.files.service import ORDERS
+
+MIB = 1024 * 1024
+RESULTS = Path(__file__).resolve().parent / "results"
+PASSWORD = "a long enough benchmark password"
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+# Random bytes (incompressible), repeated: generating them is not what is measured.
+_BLOCK = os.urandom(MIB)
+
+
+class GeneratedFile:
+    """`size` bytes produced while read, so even 8 x 256 MiB never sit in the client's memory."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._left = size
+
+    def read(self, limit: int = -1) -> bytes:
+        """Return exactly `limit` bytes until the end (boto3 takes a short read as a part)."""
+        count = self._left if limit is None or limit < 0 else min(limit, self._left)
+        self._left -= count
+        if count <= len(_BLOCK):
+            return _BLOCK[:count]
+        whole, rest = divmod(count, len(_BLOCK))
+        return _BLOCK * whole + _BLOCK[:rest]
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read(MIB):
+            yield chunk
+
+
+class MultipartForm:
+    """The body a browser sends for the upload form: token first, then the file."""
+
+    BOUNDARY = "----SecureStoreBench0123456789"
+
+    def __init__(self, token: str, name: str, size: int) -> None:
+        self.head = (
+            f'--{self.BOUNDARY}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
+            f"{token}\r\n--{self.BOUNDARY}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        self.tail = f"\r\n--{self.BOUNDARY}--\r\n".encode()
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self.head) + self.size + len(self.tail)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        yield from GeneratedFile(self.size)
+        yield self.tail
+
+
+class Browser:
+    """One logged-in user talking HTTPS to nginx, as a browser does."""
+
+    def __init__(self, stack: Stack, username: str) -> None:
+        self.username = username
+        self.base = stack.base_url
+        self.session = requests.Session()
+        self.session.verify = str(stack.cert)
+        token = self._token("/auth/register")
+        answer = self.session.post(
+            self.base + "/auth/register",
+            data={"username": username, "password": PASSWORD, "confirm_password": PASSWORD,
+                  "csrf_token": token},
+            headers={"Referer": self.base + "/auth/register"},
+            allow_redirects=False,
+            verify=str(stack.cert),
+        )  # fmt: skip
+        if answer.status_code != 302:
+            raise RuntimeError(f"registration failed: {answer.status_code}")
+
+    def _token(self, path: str) -> str:
+        page = self.session.get(self.base + path, verify=self.session.verify)
+        match = _CSRF.search(page.text)
+        if not match:
+            raise RuntimeError(f"no CSRF token on {path}")
+        return match.group(1)
+
+    def upload(self, name: str, size: int) -> float:
+        """Upload like the form does; return the seconds until the app answered."""
+        form = MultipartForm(self._token("/files/"), name, size)
+        started = time.perf_counter()
+        answer = self.session.post(
+            self.base + "/files/upload",
+            # An iterable with a length: requests streams it with a Content-Length, as a
+            # browser sends a form (a bare generator would go chunked).
+            data=form,
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={form.BOUNDARY}",
+                "Referer": self.base + "/files/",
+            },
+            allow_redirects=False,
+            verify=self.session.verify,
+            timeout=900,
+        )
+        elapsed = time.perf_counter() - started
+        if answer.status_code != 303:
+            raise RuntimeError(f"upload of {name}: {answer.status_code} {answer.text[:2000]}")
+        return elapsed
+
+    def download(self, file_id: int, size: int) -> float:
+        started = time.perf_counter()
+        with self.session.get(
+            f"{self.base}/files/{file_id}/download",
+            stream=True,
+            verify=self.session.verify,
+            timeout=900,
+        ) as answer:
+            received = sum(len(chunk) for chunk in answer.iter_content(MIB))
+        elapsed = time.perf_counter() - started
+        if received != size:
+            raise RuntimeError(f"download of {file_id} gave {received} of {size} bytes")
+        return elapsed
+
+
+@dataclass
+class Watch:
+    """Peak RSS of the gunicorn workers and disk bytes written by the app and nginx."""
+
+    stack: Stack
+    written_before: int = 0
+    processes: list[psutil.Process] = field(default_factory=list)
+
+    def __enter__(self) -> Watch:
+        self.processes = [*self.stack.app_processes(), *self.stack.nginx_processes()]
+        for worker in self.stack.app_processes():
+            # Writing 5 resets the peak RSS (VmHWM) to the current RSS (Linux >= 4.0).
+            Path(f"/proc/{worker.pid}/clear_refs").write_text("5")
+        self.written_before = self._written()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.written = self._written() - self.written_before
+        self.peak_rss = max(_vm_hwm(worker.pid) for worker in self.stack.app_processes())
+
+    def _written(self) -> int:
+        return sum(process.io_counters().write_bytes for process in self.processes)
+
+
+def _vm_hwm(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for {pid}")
+
+
+def _file_id(stack: Stack, name: str) -> int:
+    with sqlite3.connect(stack.database) as connection:
+        (file_id,) = connection.execute(
+            "SELECT id FROM stored_files WHERE name = ?", (name,)
+        ).fetchone()
+    return int(file_id)
+
+
+def _mbps(size: int, seconds: float) -> float:
+    return size / seconds / 1e6
+
+
+def _median_mbps(size: int, seconds: list[float]) -> float:
+    return round(_mbps(size, statistics.median(seconds)), 1)
+
+
+def measure_size(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> dict[str, Any]:
+    """Everything the table says about one file size."""
+    raw = stack.raw_client()
+    transfer = TransferConfig(multipart_chunksize=8 * MIB, max_concurrency=4)
+    times: dict[str, list[float]] = {k: [] for k in ("raw_up", "raw_down", "copy", "app_up",
+                                                     "app_up_backup", "app_down")}  # fmt: skip
+    peaks, written = [], []
+    for _ in range(runs):
+        key = f"raw/{next(seq)}.bin"
+        started = time.perf_counter()
+        raw.upload_fileobj(GeneratedFile(size), PRIMARY, key, Config=transfer)
+        times["raw_up"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        raw.download_fileobj(PRIMARY, key, _Discard(), Config=transfer)
+        times["raw_down"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        raw.copy_object(Bucket=BACKUP, Key=key, CopySource={"Bucket": PRIMARY, "Key": key})
+        times["copy"].append(time.perf_counter() - started)
+        _delete(raw, key)
+    for backup_bucket, label in ((NO_BACKUP, "app_up"), (BACKUP, "app_up_backup")):
+        with running_app(stack, backup_bucket):
+            browser = Browser(stack, f"user{next(seq)}")
+            for _ in range(runs):
+                name = f"f{next(seq)}.bin"
+                with Watch(stack) as watch:
+                    times[label].append(browser.upload(name, size))
+                peaks.append(watch.peak_rss)
+                written.append(watch.written)
+                if label == "app_up_backup":
+                    times["app_down"].append(browser.download(_file_id(stack, name), size))
+                _delete(raw, f"{browser.username}/{name}")
+    return {
+        "size_mib": size // MIB,
+        "raw_upload_mbps": _median_mbps(size, times["raw_up"]),
+        "app_upload_mbps": _median_mbps(size, times["app_up"]),
+        "upload_ratio": round(statistics.median(times["raw_up"]) /
+                              statistics.median(times["app_up"]), 2),
+        "raw_upload_and_copy_mbps": round(_mbps(size, statistics.median(
+            [u + c for u, c in zip(times["raw_up"], times["copy"], strict=True)])), 1),
+        "app_upload_with_backup_mbps": _median_mbps(size, times["app_up_backup"]),
+        "upload_with_backup_ratio": round(statistics.median(
+            [u + c for u, c in zip(times["raw_up"], times["copy"], strict=True)]) /
+            statistics.median(times["app_up_backup"]), 2),
+        "backup_copy_seconds": round(statistics.median(times["copy"]), 2),
+        "raw_download_mbps": _median_mbps(size, times["raw_down"]),
+        "app_download_mbps": _median_mbps(size, times["app_down"]),
+        "download_ratio": round(statistics.median(times["raw_down"]) /
+                                statistics.median(times["app_down"]), 2),
+        "worker_peak_rss_mib": round(max(peaks) / MIB, 1),
+        "disk_bytes_written_per_upload": max(written),
+        "runs": runs,
+    }  # fmt: skip
+
+
+class _Discard:
+    def write(self, chunk: bytes) -> int:
+        return len(chunk)
+
+
+def _delete(raw: Any, key: str) -> None:
+    """Free SeaweedFS's disk for the next run (the numbers do not depend on it)."""
+    for bucket in (PRIMARY, BACKUP):
+        raw.delete_object(Bucket=bucket, Key=key)
+
+
+def measure_concurrency(
+    stack: Stack, size: int, uploads: int, seq: Iterator[int]
+) -> dict[str, Any]:
+    """`uploads` files of `size` at once: raw boto3 versus the app through nginx."""
+    raw = stack.raw_client()
+    transfer = TransferConfig(multipart_chunksize=8 * MIB, max_concurrency=4)
+    keys = [f"raw/{next(seq)}.bin" for _ in range(uploads)]
+
+    def raw_upload(key: str) -> None:
+        raw.upload_fileobj(GeneratedFile(size), PRIMARY, key, Config=transfer)
+
+    raw_seconds = _all_at_once(raw_upload, keys)
+    for key in keys:
+        _delete(raw, key)
+    with running_app(stack, BACKUP):
+        browsers = [Browser(stack, f"user{next(seq)}") for _ in range(uploads)]
+        names = [f"c{next(seq)}.bin" for _ in range(uploads)]
+        with Watch(stack) as watch:
+            app_seconds = _all_at_once(
+                lambda pair: pair[0].upload(pair[1], size), list(zip(browsers, names, strict=True))
+            )
+    total = size * uploads
+    return {
+        "uploads": uploads,
+        "size_mib": size // MIB,
+        "raw_aggregate_mbps": round(_mbps(total, raw_seconds), 1),
+        "app_aggregate_mbps_with_backup": round(_mbps(total, app_seconds), 1),
+        "ratio": round(raw_seconds / app_seconds, 2),
+        "worker_peak_rss_mib": round(watch.peak_rss / MIB, 1),
+        "disk_bytes_written": watch.written,
+    }
+
+
+def _all_at_once(work: Callable[[Any], Any], items: list[Any]) -> float:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        list(pool.map(work, items))
+    return time.perf_counter() - started
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor(),
+    )  # fmt: skip
+    return {
+        "cpu": cpu,
+        "cores": psutil.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 1024**3, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "load_average_at_start": [round(x, 2) for x in psutil.getloadavg()],
+    }
+
+
+def print_table(results: dict[str, Any]) -> None:
+    rows = [
+        ("size", "raw up", "app up", "ratio", "raw up+copy", "app up+backup", "ratio", "copy s",
+         "raw down", "app down", "ratio", "peak RSS MiB", "disk B/upload"),
+    ]  # fmt: skip
+    for r in results["sizes"]:
+        rows.append((
+            f"{r['size_mib']} MiB", r["raw_upload_mbps"], r["app_upload_mbps"], r["upload_ratio"],
+            r["raw_upload_and_copy_mbps"], r["app_upload_with_backup_mbps"],
+            r["upload_with_backup_ratio"], r["backup_copy_seconds"], r["raw_download_mbps"],
+            r["app_download_mbps"], r["download_ratio"], r["worker_peak_rss_mib"],
+            r["disk_bytes_written_per_upload"],
+        ))  # fmt: skip
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    print("MB/s, medians of", results["sizes"][0]["runs"], "runs")
+    for row in rows:
+        print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths, strict=True)))
+    c = results["concurrency"]
+    print(
+        f"\n{c['uploads']} x {c['size_mib']} MiB at once: raw {c['raw_aggregate_mbps']} MB/s, "
+        f"app (with backup) {c['app_aggregate_mbps_with_backup']} MB/s, ratio {c['ratio']}, "
+        f"worker peak RSS {c['worker_peak_rss_mib']} MiB, disk {c['disk_bytes_written']} B"
+    )
+    print("\nlisting, ms p50/p95 (list_page: first page, a random later page; filter; count)")
+    for db_name, lat in results["listing"].items():
+        if "skipped" in lat:
+            print(f"  {db_name}: skipped, {lat['skipped']}")
+            continue
+        print(f"  {db_name} ({lat['files']} files of one user)")
+        for order in ORDERS:
+            first, later = lat[order]["first"], lat[order]["later"]
+            print(f"    {order:10} first {first['p50']:6.1f} / {first['p95']:6.1f}"
+                  f"   later {later['p50']:6.1f} / {later['p95']:6.1f}")  # fmt: skip
+        for kind in ("filter", "count", "count_filtered"):
+            print(f"    {kind:16} {lat[kind]['p50']:6.1f} / {lat[kind]['p95']:6.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller files, one run each")
+    args = parser.parse_args()
+    sizes = [16 * MIB, 64 * MIB] if args.quick else [16 * MIB, 256 * MIB, 1024 * MIB]
+    runs = 1 if args.quick else 3
+    concurrent = 32 * MIB if args.quick else 256 * MIB
+    files = 10_000 if args.quick else 100_000
+    seq = iter(range(10**9))
+    started = time.perf_counter()
+    results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
+    with tempfile.TemporaryDirectory(prefix="securestore-bench-") as folder:
+        with running_stack(Path(folder)) as stack:
+            results["sizes"] = [measure_size(stack, size, runs, seq) for size in sizes]
+            results["concurrency"] = measure_concurrency(stack, concurrent, 8, seq)
+    results["listing"] = listing.measure(files)
+    results["seconds"] = round(time.perf_counter() - started)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}{'-quick' if args.quick else ''}.json"
+    out.write_text(json.dumps(results, indent=2))
+    print_table(results)
+    print(f"\n{results['seconds']} s; JSON in {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Downloads: single byte ranges with ranged S3 GETs, and the presigned-redirect mode."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from securestore.extensions import db, storage
+from securestore.files.models import StoredFile
+from securestore.formatting import content_disposition
+from tests.conftest import AuthActions, upload
+
+BODY = bytes(range(256)) * 40  # 10240 bytes
+
+
+@pytest.fixture
+def stored(app: Flask, client: FlaskClient, auth: AuthActions, s3: Any) -> StoredFile:
+    auth.signed_up("alice")
+    assert upload(client, ("clip.mp4", BODY)).status_code == 303
+    with app.app_context():
+        return db.session.scalars(db.select(StoredFile)).one()
+
+
+@pytest.mark.parametrize(
+    ("header", "start", "stop"),
+    [
+        ("bytes=0-99", 0, 100),  # the first bytes
+        ("bytes=5000-5999", 5000, 6000),  # a seek into the middle
+        ("bytes=-256", 10240 - 256, 10240),  # the last bytes
+        ("bytes=9000-", 9000, 10240),  # a resumed download
+        ("bytes=10000-99999", 10000, 10240),  # a range past the end is cut to the end
+    ],
+)
+def test_a_single_range_answers_206_with_exactly_those_bytes(
+    app: Flask, client: FlaskClient, stored: StoredFile, header: str, start: int, stop: int
+) -> None:
+    with app.app_context():
+        s3_client = storage.client
+    with mock.patch.object(s3_client, "get_object", wraps=s3_client.get_object) as get:
+        response = client.get(f"/files/{stored.id}/download", headers={"Range": header})
+    assert response.status_code == 206
+    assert response.data == BODY[start:stop]
+    assert response.headers["Content-Range"] == f"bytes {start}-{stop - 1}/10240"
+    assert response.headers["Content-Length"] == str(stop - start)
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert response.headers["Content-Disposition"] == content_disposition("clip.mp4")
+    # Only the range travels from S3, not the whole object.
+    assert get.call_args.kwargs["Range"] == f"bytes={start}-{stop - 1}"
+
+
+def test_a_full_download_advertises_ranges_and_a_strong_validator(
+    client: FlaskClient, stored: StoredFile
+) -> None:
+    response = client.get(f"/files/{stored.id}/download")
+    assert response.status_code == 200
+    assert response.data == BODY
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert response.headers["ETag"] == f'"{stored.sha256}"'
+    assert "Last-Modified" in response.headers
+
+
+def test_a_range_beyond_the_file_answers_416_with_its_length(
+    client: FlaskClient, stored: StoredFile
+) -> None:
+    response = client.get(f"/files/{stored.id}/download", headers={"Range": "bytes=20000-"})
+    assert response.status_code == 416
+    assert response.headers["Content-Range"] == "bytes */10240"
+    assert "does not exist" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("header", ["bytes=0-9,20-29", "bytes=oops", "pages=1-2"])
+def test_ranges_it_does_not_serve_get_the_whole_file(
+    client: FlaskClient, stored: StoredFile, header: str
+) -> None:
+    response = client.get(f"/files/{stored.id}/download", headers={"Range": header})
+    assert response.status_code == 200
+    assert response.data == BODY
+
+
+def test_if_range_resumes_the_same_file_and_restarts_a_changed_one(
+    client: FlaskClient, stored: StoredFile
+) -> None:
+    same = client.get(
+        f"/files/{stored.id}/download",
+        headers={"Range": "bytes=100-", "If-Range": f'"{stored.sha256}"'},
+    )
+    assert same.status_code == 206
+    assert same.data == BODY[100:]
+    other = client.get(
+        f"/files/{stored.id}/download", headers={"Range": "bytes=100-", "If-Range": '"other"'}
+    )
+    assert other.status_code == 200
+    assert other.data == BODY
+
+
+@pytest.mark.config(DOWNLOAD_MODE="redirect", DOWNLOAD_URL_SECONDS=120)
+def test_redirect_mode_sends_a_short_lived_presigned_url_with_the_attachment_name(
+    client: FlaskClient, stored: StoredFile, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = client.get(f"/files/{stored.id}/download")
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    query = parse_qs(location.query)
+    assert location.path.endswith("/alice/clip.mp4")
+    assert query["response-content-disposition"] == [content_disposition("clip.mp4")]
+    assert query["response-content-type"] == ["video/mp4"]
+    assert query["X-Amz-Expires"] == ["120"]
+    assert "X-Amz-Signature" in query
+    assert "X-Amz-Signature" not in caplog.text
+
+
+@pytest.mark.config(DOWNLOAD_MODE="redirect")
+def test_redirect_mode_still_hides_other_users_files(
+    client: FlaskClient, auth: AuthActions, stored: StoredFile
+) -> None:
+    auth.logout()
+    auth.signed_up("mallory")
+    assert client.get(f"/files/{stored.id}/download").status_code == 404
