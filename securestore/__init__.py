@@ -15,6 +15,9 @@ from werkzeug.wrappers import Response
 
 from securestore import config as settings
 from securestore import errors
+from securestore.api.docs import bp as api_docs_bp
+from securestore.api.spec import create_api
+from securestore.api.views import bp as api_bp
 from securestore.auth.views import bp as auth_bp
 from securestore.cli import users
 from securestore.extensions import csrf, db, login_manager, migrate, storage
@@ -25,6 +28,8 @@ from securestore.navigation import account_links
 from securestore.request import SecureStoreRequest
 from securestore.storage.views import bp as storage_bp
 from securestore.storage.views import liveness_bp
+from securestore.tokens.cli import tokens
+from securestore.tokens.views import bp as tokens_bp
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -102,11 +107,16 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the `auth`, `files` and `storage` blueprints, `/healthz` and the front page."""
+    """Mount the browser, storage and API blueprints, `/healthz` and the front page."""
     app.register_blueprint(auth_bp)
     app.register_blueprint(files_bp)
     app.register_blueprint(storage_bp)
     app.register_blueprint(liveness_bp)
+    app.register_blueprint(tokens_bp)
+    # Only a bearer token authenticates the API, never a cookie, so CSRF cannot apply.
+    csrf.exempt(api_bp)
+    create_api(app).register_blueprint(api_bp)
+    app.register_blueprint(api_docs_bp)
 
     @app.get("/")
     def index() -> Response:
@@ -132,6 +142,7 @@ def register_template_helpers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Add the admin commands to the `flask` CLI."""
     app.cli.add_command(users)
+    app.cli.add_command(tokens)
 
 
 def _migrations_directory() -> str:

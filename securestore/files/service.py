@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 1000
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
+# Ids are 64-bit at most; a larger one can only be a miss (and would overflow SQLite).
+MAX_FILE_ID = 2**63 - 1
 
 
 class SaveError(SecureStoreError):
@@ -110,6 +112,8 @@ def count_files(user: User, name_filter: str | None = None) -> int:
 
 def get_file(user: User, file_id: int) -> StoredFile:
     """Return the user's file; another user's id is indistinguishable from a missing one."""
+    if not 0 < file_id <= MAX_FILE_ID:
+        raise NotFoundError()
     record = db.session.get(StoredFile, file_id)
     if record is None or record.owner_id != user.id:
         raise NotFoundError()
@@ -255,9 +259,22 @@ def _decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
             value = datetime.fromisoformat(value)
     except (binascii.Error, ValueError, TypeError) as error:
         raise stale from error
-    if cursor_order != order or not isinstance(last_id, int):
+    if cursor_order != order or not (_fits(value, order) and _fits(last_id, "id")):
         raise stale
     return value, last_id
+
+
+def _fits(value: Any, order: str) -> bool:
+    """Tell whether a decoded cursor part is safe to compare with its column in SQL.
+
+    A hand-made cursor could otherwise send a naive time, a string for a size, or an int
+    too large for the database, and turn a bad link into a server error.
+    """
+    if order in ("newest", "oldest"):
+        return isinstance(value, datetime) and value.tzinfo is not None
+    if order in ("name", "name_desc"):
+        return isinstance(value, str)
+    return type(value) is int and 0 <= value <= MAX_FILE_ID
 
 
 def _free_name(user: User, name: str, taken: set[str]) -> str:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
-from securestore.extensions import db, storage
+from securestore.storage.health import health_report
 
 bp = Blueprint("storage", __name__, url_prefix="/storage")
 # Mounted at the root: load balancers and nginx probe /healthz.
@@ -31,17 +29,5 @@ def healthz() -> tuple[Response, int]:
 @bp.get("/health")
 def health() -> tuple[Response, int]:
     """Answer 200 when the database and both buckets answer, else 503 saying which failed."""
-    checks: dict[str, dict[str, bool | str | None]] = {"database": _database_check()}
-    for role, bucket in zip(("primary", "backup"), storage.health(), strict=True):
-        checks[role] = {"ok": bucket.ok, "error": bucket.error}
-    healthy = all(check["ok"] for check in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    body, healthy = health_report()
     return jsonify(body), 200 if healthy else 503
-
-
-def _database_check() -> dict[str, bool | str | None]:
-    try:
-        db.session.execute(text("SELECT 1"))
-    except SQLAlchemyError as error:
-        return {"ok": False, "error": type(error).__name__}
-    return {"ok": True}

@@ -1,0 +1,80 @@
+"""Marshmallow schemas: they shape the JSON answers and generate the OpenAPI document."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from securestore.files.models import BackupState
+from securestore.tokens.service import SCOPES
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+
+
+class ErrorDetailSchema(ma.Schema):
+    code = ma.fields.String(required=True, metadata={"description": "Stable, machine-readable."})
+    message = ma.fields.String(required=True, metadata={"description": "For people."})
+
+
+class ErrorSchema(ma.Schema):
+    """The body of every 4xx and 5xx answer under /api/ (`errors.render_error`)."""
+
+    error = ma.fields.Nested(ErrorDetailSchema, required=True)
+
+
+class FileSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True, metadata={"description": "Unique per user."})
+    size = ma.fields.Integer(required=True, metadata={"description": "Bytes."})
+    sha256 = ma.fields.String(required=True, metadata={"description": "Hex digest."})
+    content_type = ma.fields.String(required=True)
+    backup_state = ma.fields.Enum(BackupState, by_value=True, required=True)
+    created_at = ma.fields.DateTime(required=True)
+
+
+class FilePageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(FileSchema), required=True)
+    next_cursor = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Pass as `cursor` for the next page; null on the last page."},
+    )
+
+
+class FileListQuerySchema(ma.Schema):
+    cursor = ma.fields.String(metadata={"description": "`next_cursor` of the previous page."})
+    limit = ma.fields.Integer(
+        load_default=DEFAULT_PAGE_SIZE, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE)
+    )
+    q = ma.fields.String(metadata={"description": "Only names containing this (any case)."})
+
+
+class UploadQuerySchema(ma.Schema):
+    name = ma.fields.String(
+        metadata={"description": "The file name, required for a raw (non-multipart) body."}
+    )
+
+
+class TokenInfoSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    scopes = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(SCOPES)),
+        required=True,
+        attribute="scope_list",
+    )
+    expires_at = ma.fields.DateTime(required=True, allow_none=True)
+
+
+class MeSchema(ma.Schema):
+    username = ma.fields.String(required=True)
+    token = ma.fields.Nested(TokenInfoSchema, required=True)
+
+
+class CheckSchema(ma.Schema):
+    ok = ma.fields.Boolean(required=True)
+    error = ma.fields.String(allow_none=True)
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["ok", "unavailable"]))
+    checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(CheckSchema))

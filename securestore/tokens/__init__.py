@@ -1,0 +1,1 @@
+"""Personal access tokens: how scripts authenticate to the JSON API."""

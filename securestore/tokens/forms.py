@@ -1,0 +1,39 @@
+"""Forms of the token settings page; the rules themselves live in `tokens.service`."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from securestore.tokens import service
+
+# (days, label); "" means the token never expires.
+EXPIRY_CHOICES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("", "Never")]
+
+
+class CreateTokenForm(FlaskForm):
+    name = StringField(
+        "Name",
+        validators=[DataRequired(), Length(max=service.MAX_NAME_LENGTH)],
+        description="What uses it, e.g. “nightly backup on nas”.",
+    )
+    scopes = SelectMultipleField(
+        "Scopes",
+        choices=[
+            ("read", "read: list and download files"),
+            ("write", "write: upload and delete files"),
+        ],
+        default=list(service.SCOPES),
+        validators=[DataRequired(message="Choose at least one scope.")],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    expires = SelectField("Expires", choices=EXPIRY_CHOICES, default="90")
+
+    @property
+    def expires_in_days(self) -> int | None:
+        """The chosen lifetime in days, `None` for a token that never expires."""
+        return int(self.expires.data) if self.expires.data else None
+

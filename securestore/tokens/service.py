@@ -1,0 +1,163 @@
+"""Create, list, revoke and check personal access tokens.
+
+A token is shown once, at creation; only the SHA-256 of its secret part is stored. The secret
+is 32 random bytes, so a plain (unsalted, fast) hash is enough: there is nothing to brute-force.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from securestore.auth.models import User
+from securestore.db_types import utcnow
+from securestore.errors import NotFoundError, SecureStoreError, ValidationError
+from securestore.extensions import db
+from securestore.tokens.models import PersonalAccessToken
+
+PREFIX = "sst_"
+SCOPES = ("read", "write")
+MAX_NAME_LENGTH = 100
+MAX_EXPIRY_DAYS = 3650
+# Writing `last_used_at` on every request would turn each read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+_SELECTOR_BYTES = 8
+# `secrets.token_urlsafe(32)` is 43 characters of the URL-safe base64 alphabet.
+_TOKEN = re.compile(
+    rf"{PREFIX}(?P<selector>[0-9a-f]{{{_SELECTOR_BYTES * 2}}})_(?P<secret>[A-Za-z0-9_-]{{43}})"
+)
+
+
+class TokenError(SecureStoreError):
+    """The request carries no usable token; the API answers 401."""
+
+    status = 401
+    code = "invalid_token"
+    message = "This token is not valid."
+
+
+class MissingTokenError(TokenError):
+    code = "unauthorized"
+    message = "Send a personal access token as `Authorization: Bearer <token>`."
+
+
+class ScopeError(SecureStoreError):
+    """The token is valid but does not allow this operation; the API answers 403."""
+
+    status = 403
+    code = "insufficient_scope"
+    message = "This token does not allow that."
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token's record and its secret, which exists only in this object."""
+
+    record: PersonalAccessToken
+    secret: str
+
+
+def create_token(
+    user: User, name: str, *, scopes: Iterable[str], expires_in_days: int | None
+) -> IssuedToken:
+    """Create a token for `user`; `expires_in_days=None` means it never expires."""
+    name = _clean_name(name)
+    scope_text = " ".join(_clean_scopes(scopes))
+    now = utcnow()
+    expires_at = None
+    if expires_in_days is not None:
+        if not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
+            raise ValidationError(f"Expiry must be 1 to {MAX_EXPIRY_DAYS} days.")
+        expires_at = now + timedelta(days=expires_in_days)
+    selector = secrets.token_hex(_SELECTOR_BYTES)
+    secret = secrets.token_urlsafe(32)
+    record = PersonalAccessToken(
+        user_id=user.id,
+        name=name,
+        selector=selector,
+        secret_hash=_hash(secret),
+        scopes=scope_text,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    db.session.add(record)
+    db.session.commit()
+    return IssuedToken(record=record, secret=f"{PREFIX}{selector}_{secret}")
+
+
+def list_tokens(user: User) -> list[PersonalAccessToken]:
+    """Return the user's tokens, revoked ones included, newest first."""
+    query = (
+        select(PersonalAccessToken)
+        .where(PersonalAccessToken.user_id == user.id)
+        .order_by(PersonalAccessToken.created_at.desc(), PersonalAccessToken.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def revoke_token(user: User, token_id: int) -> PersonalAccessToken:
+    """Revoke one of the user's tokens; another user's token is reported as missing."""
+    record = db.session.get(PersonalAccessToken, token_id)
+    if record is None or record.user_id != user.id:
+        raise NotFoundError("No such token.")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        db.session.commit()
+    return record
+
+
+def authenticate(token: str) -> PersonalAccessToken:
+    """Return the live token record `token` names, or raise `TokenError` saying why not."""
+    match = _TOKEN.fullmatch(token)
+    if match is None:
+        raise TokenError()
+    record = db.session.scalar(
+        select(PersonalAccessToken).where(PersonalAccessToken.selector == match["selector"])
+    )
+    if record is None or not hmac.compare_digest(record.secret_hash, _hash(match["secret"])):
+        raise TokenError()
+    now = utcnow()
+    if record.revoked_at is not None:
+        raise TokenError("This token was revoked.")
+    if record.is_expired(now):
+        raise TokenError("This token has expired.")
+    if record.last_used_at is None or now - record.last_used_at >= LAST_USED_RESOLUTION:
+        record.last_used_at = now
+        db.session.commit()
+    return record
+
+
+def require_scope(record: PersonalAccessToken, scope: str) -> None:
+    """Raise `ScopeError` unless the token carries `scope`."""
+    if scope not in record.scope_list:
+        raise ScopeError(f"This token lacks the '{scope}' scope.")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _clean_name(raw: str) -> str:
+    name = " ".join(raw.split())
+    if not name:
+        raise ValidationError("Give the token a name, e.g. the script or machine that uses it.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationError(f"Token names have at most {MAX_NAME_LENGTH} characters.")
+    return name
+
+
+def _clean_scopes(raw: Iterable[str]) -> list[str]:
+    wanted = set(raw)
+    unknown = wanted.difference(SCOPES)
+    if unknown:
+        raise ValidationError(f"Unknown scope {sorted(unknown)[0]!r}; use {' or '.join(SCOPES)}.")
+    if not wanted:
+        raise ValidationError("Choose at least one scope: read, write or both.")
+    return [scope for scope in SCOPES if scope in wanted]
