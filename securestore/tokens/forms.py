@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from securestore.tokens import service
 
 # (days, label); "" means the token never expires.
-EXPIRY_CHOICES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("", "Never")]
+EXPIRY_CHOICES = [
+    SelectChoice("30", "30 days"),
+    SelectChoice("90", "90 days"),
+    SelectChoice("365", "1 year"),
+    SelectChoice("", "Never"),
+]
 
 
 class CreateTokenForm(FlaskForm):
@@ -22,8 +28,8 @@ class CreateTokenForm(FlaskForm):
     scopes = SelectMultipleField(
         "Scopes",
         choices=[
-            ("read", "read: list and download files"),
-            ("write", "write: upload and delete files"),
+            SelectChoice("read", "read: list and download files"),
+            SelectChoice("write", "write: upload and delete files"),
         ],
         default=list(service.SCOPES),
         validators=[DataRequired(message="Choose at least one scope.")],
