@@ -24,7 +24,7 @@ from securestore.storage.health import health_report
 bp = Blueprint(
     "api", __name__, url_prefix="/api/v1", description="Files, the token's user, and health."
 )
-FILE_ID = "<int(min=1, max=9223372036854775807):file_id>"
+FILE_ID = "<int:file_id>"
 
 _ERROR_DESCRIPTIONS = {
     400: "The request body or a value in it cannot be used.",

@@ -112,9 +112,19 @@ def test_cli_create_prints_the_secret_alone_on_the_last_line(
     with app.app_context():
         accounts.register("alice", PASSWORD)
     result = runner.invoke(
-        args=["tokens", "create", "--user", "alice", "--name", "nas backup", "--expires", "30",
-              "--scope", "read"]
-    )  # fmt: skip
+        args=[
+            "tokens",
+            "create",
+            "--user",
+            "alice",
+            "--name",
+            "nas backup",
+            "--expires",
+            "30",
+            "--scope",
+            "read",
+        ]
+    )
     assert result.exit_code == 0, result.output
     secret = result.output.strip().splitlines()[-1]
     assert TOKEN_SHAPE.fullmatch(secret)
