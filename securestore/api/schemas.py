@@ -5,9 +5,9 @@ from __future__ import annotations
 import marshmallow as ma
 
 from securestore.files.models import BackupState
+from securestore.files.service import MAX_PAGE_SIZE, ORDERS
 from securestore.tokens.service import SCOPES
 
-MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 
 
@@ -47,6 +47,7 @@ class FileListQuerySchema(ma.Schema):
         load_default=DEFAULT_PAGE_SIZE, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE)
     )
     q = ma.fields.String(metadata={"description": "Only names containing this (any case)."})
+    order = ma.fields.String(load_default="newest", validate=ma.validate.OneOf(list(ORDERS)))
 
 
 class UploadQuerySchema(ma.Schema):

@@ -80,12 +80,13 @@ def unprocessable(error: UnprocessableEntity) -> Any:
 @bp.response(200, schemas.FilePageSchema)
 @errors(400, 401, 403)
 def list_files(query: dict[str, Any]) -> service.FilePage:
-    """List the token user's files, newest first, one page at a time."""
+    """List the token user's files one page at a time, newest first unless `order` says."""
     return service.list_page(
         current_api_user(),
         cursor=query.get("cursor"),
         limit=query["limit"],
         name_filter=query.get("q"),
+        order=query["order"],
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from securestore.storage.health import health_report
+from securestore.storage.health import database_check, health_report
 
 bp = Blueprint("storage", __name__, url_prefix="/storage")
 # Mounted at the root: load balancers and nginx probe /healthz.
@@ -18,12 +18,10 @@ def healthz() -> tuple[Response, int]:
     Cheap enough to probe every few seconds, and an S3 hiccup does not take every instance
     out of a load balancer at once. `/storage/health` checks the buckets too.
     """
-    try:
-        db.session.execute(text("SELECT 1"))
-    except SQLAlchemyError as error:
-        database = {"ok": False, "error": type(error).__name__}
-        return jsonify({"status": "unavailable", "checks": {"database": database}}), 503
-    return jsonify({"status": "ok", "checks": {"database": {"ok": True}}}), 200
+    database = database_check()
+    healthy = bool(database["ok"])
+    body = {"status": "ok" if healthy else "unavailable", "checks": {"database": database}}
+    return jsonify(body), 200 if healthy else 503
 
 
 @bp.get("/health")

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from securestore.auth import service as accounts
 from securestore.auth.models import User
 from securestore.errors import SecureStoreError
+from securestore.formatting import exact_time
 from securestore.tokens import service
 
 tokens = AppGroup("tokens", help="Manage personal access tokens for the API.")
@@ -23,7 +24,7 @@ def _user(username: str) -> User:
 
 
 def _when(moment: datetime | None, missing: str) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else missing
+    return exact_time(moment) if moment else missing
 
 
 @tokens.command("create")

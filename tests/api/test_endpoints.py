@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
@@ -188,6 +190,21 @@ def test_pagination_walks_over_a_thousand_files_once_each_newest_first(
     assert all(item["name"].startswith("file-") for item in seen)  # none of bob's
 
 
+def test_list_follows_the_requested_order(app: Flask, client: FlaskClient, token: str) -> None:
+    insert_files(app, "alice", 5)
+    for order, expected in [("largest", [4, 3, 2, 1, 0]), ("name", [0, 1, 2, 3, 4])]:
+        url = f"{API}/files?order={order}&limit=2"
+        sizes: list[int] = []
+        while url:
+            page = client.get(url, headers=bearer(token)).get_json()
+            sizes += [item["size"] for item in page["items"]]
+            url = (
+                page["next_cursor"]
+                and f"{API}/files?order={order}&limit=2&cursor={page['next_cursor']}"
+            )
+        assert sizes == expected, order
+
+
 def test_default_page_size_is_fifty(app: Flask, client: FlaskClient, token: str) -> None:
     insert_files(app, "alice", 51)
     page = client.get(f"{API}/files", headers=bearer(token)).get_json()
@@ -210,10 +227,22 @@ def test_name_filter_ignores_case_and_treats_wildcards_literally(
     assert names("nothing like it") == []
 
 
+def cursor(*parts: object) -> str:
+    """A hand-made cursor in the listing's own encoding, to check what it refuses."""
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
 def test_list_refuses_bad_parameters(client: FlaskClient, token: str) -> None:
     for query, expected in [
         ("cursor=not-a-cursor", (400, "invalid_input")),
-        ("cursor=MjAyNi0wMS0wMXwx", (400, "invalid_input")),  # "2026-01-01|1": no zone
+        (f"cursor={cursor('newest', '2026-01-01T00:00:00', 1)}", (400, "invalid_input")),
+        (f"cursor={cursor('newest', '2026-01-01T00:00:00+00:00', 2**64)}", (400, "invalid_input")),
+        (f"order=largest&cursor={cursor('largest', 'big', 1)}", (400, "invalid_input")),
+        (
+            f"order=name&cursor={cursor('newest', '2026-01-01T00:00:00+00:00', 1)}",
+            (400, "invalid_input"),
+        ),
+        ("order=sideways", (422, "unprocessable_entity")),
         ("limit=0", (422, "unprocessable_entity")),
         ("limit=201", (422, "unprocessable_entity")),
         ("limit=many", (422, "unprocessable_entity")),
@@ -221,7 +250,8 @@ def test_list_refuses_bad_parameters(client: FlaskClient, token: str) -> None:
         response = client.get(f"{API}/files?{query}", headers=bearer(token))
         assert error_of(response) == expected, query
         if expected[0] == 422:
-            assert response.get_json()["error"]["message"].startswith("limit: "), query
+            field = query.split("=")[0]
+            assert response.get_json()["error"]["message"].startswith(f"{field}: "), query
 
 
 def test_get_content_and_delete_a_file(client: FlaskClient, token: str, s3: Any) -> None:
