@@ -369,3 +369,25 @@ def test_without_javascript_the_plain_form_uploads(browsing: Browsing) -> None:
     page.get_by_role("button", name="Delete").click()
     expect(page.get_by_role("status").filter(has_text="Deleted plain.txt.")).to_be_visible()
     assert browsing.problems == []
+
+
+def test_token_page_and_api_docs_work_under_the_csp(browsing: Browsing) -> None:
+    page = browsing.page
+    browsing.register("tina")
+    page.get_by_test_id("account-menu").click()
+    page.get_by_role("link", name="Access tokens").click()
+    page.get_by_label("Name").fill("laptop sync")
+    page.get_by_label("write: upload and delete files").uncheck()
+    page.get_by_role("button", name="Create token").click()
+    secret = page.get_by_label("Token secret").input_value()
+    assert re.fullmatch(r"sst_[0-9a-f]{16}_[A-Za-z0-9_-]{43}", secret)
+    row = page.locator("tr", has_text="laptop sync")
+    expect(row).to_contain_text("read")
+    expect(row).not_to_contain_text("write")
+    browsing.screenshot("07-api-token")
+    page.get_by_role("link", name="API docs").click()
+    expect(page).to_have_url("/api/v1/docs")
+    expect(page.locator(".opblock")).to_have_count(7)  # every operation, from the local bundle
+    expect(page.get_by_text("OAS 3.1")).to_be_visible()
+    browsing.screenshot("08-api-docs")
+    assert browsing.problems == []
