@@ -1,7 +1,7 @@
 """Personal access tokens: hashed API credentials with scopes, expiry and revocation.
 
 Revision ID: 8df73f4ce9ad
-Revises: d6b84c2d4609
+Revises: fef27e4c7ee6
 Create Date: 2026-11-28 00:53:47.606974
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8df73f4ce9ad'
-down_revision = 'd6b84c2d4609'
+down_revision = 'fef27e4c7ee6'
 branch_labels = None
 depends_on = None
 

@@ -10,13 +10,15 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 from werkzeug.exceptions import UnprocessableEntity
 
 from securestore.api import schemas
 from securestore.api.auth import current_api_user, current_token, token_required
+from securestore.auth.models import User
 from securestore.errors import ValidationError, render_error
-from securestore.files import service
+from securestore.files import service, streaming
 from securestore.files.models import StoredFile
 from securestore.files.responses import download_response
 from securestore.storage.health import health_report
@@ -110,25 +112,46 @@ def list_files(query: dict[str, Any]) -> service.FilePage:
     }
 )
 @errors(400, 401, 403, 409, 413, 502, 503)
-def upload(query: dict[str, Any]) -> tuple[StoredFile, int, dict[str, str]]:
+def upload(query: dict[str, Any]) -> tuple[StoredFile, dict[str, str]]:
     """Store one file: multipart field `file`, or the raw body named by `?name=`.
 
     The bytes stream to storage as the browser upload does; a taken name gets ` (N)`.
     """
+    user = current_api_user()
     if request.mimetype == "multipart/form-data":
-        parts = request.files.getlist("file")
-        if len(parts) != 1:
-            raise ValidationError("Send exactly one file in the multipart field `file`.")
-        filename = parts[0].filename or query.get("name")
-        stream, content_type = parts[0].stream, parts[0].mimetype
+        record = _store_single_part(user, query.get("name"))
     else:
-        filename = query.get("name")
-        stream, content_type = request.stream, request.mimetype
-    if not filename:
+        name = _required_name(query.get("name"))
+        record = service.store_upload(user, name, request.stream, request.mimetype)
+    return record, {"Location": url_for("api.get_file", file_id=record.id)}
+
+
+def _store_single_part(user: User, fallback_name: str | None) -> StoredFile:
+    """Stream the one `file` part of a multipart body to storage (nothing spooled to disk).
+
+    Parts arrive in order, so a second file is only seen after the first is stored: the
+    first is then deleted again and the request refused.
+    """
+    parts = (
+        part
+        for part in streaming.request_parts(request)
+        if isinstance(part, streaming.FilePart) and part.name == streaming.FILE_FIELD
+    )
+    part = next(parts, None)
+    if part is None:
+        raise ValidationError("Send the file in the multipart field `file`.")
+    name = _required_name(part.filename or fallback_name)
+    record = service.store_upload(user, name, part.stream, part.content_type)
+    if next(parts, None) is not None:
+        service.delete_file(user, record.id)
+        raise ValidationError("Send one file per request; none of these was kept.")
+    return record
+
+
+def _required_name(name: str | None) -> str:
+    if not name:
         raise ValidationError("Name the file: `?name=` for a raw body, or a multipart filename.")
-    record = service.store_upload(current_api_user(), filename, stream, content_type)
-    location = url_for("api.get_file", file_id=record.id)
-    return record, 201, {"Location": location}
+    return name
 
 
 @bp.route(f"/files/{FILE_ID}", methods=["GET"])
@@ -162,7 +185,7 @@ def get_file(file_id: int) -> StoredFile:
     ]
 )
 @errors(401, 403, 404, 416, 502)
-def file_content(file_id: int) -> Response:
+def file_content(file_id: int) -> ResponseReturnValue:
     """Download the file's bytes as an attachment; one `Range` is honoured."""
     return download_response(service.get_file(current_api_user(), file_id))
 

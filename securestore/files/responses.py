@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import Response, current_app, redirect, request
 from werkzeug.datastructures import ContentRange
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.wrappers import Response as BaseResponse
 
 from securestore.files import service
 from securestore.files.models import StoredFile
 from securestore.formatting import content_disposition
 
 
-def download_response(record: StoredFile) -> Response:
+def download_response(record: StoredFile) -> BaseResponse:
     """Send the exact bytes uploaded, as an attachment under the original name.
 
     Honours a single `Range` (resumed downloads, seeking in media) with a ranged S3 GET; with

@@ -103,8 +103,8 @@ def test_multipart_part_without_filename_takes_the_query_name(
 UNUSABLE_UPLOADS: list[tuple[str, Callable[[FlaskClient, str], TestResponse], str]] = [
     ("raw without name", lambda c, t: upload_raw(c, t, None, b"data"), "Name the file"),
     ("unusable name", lambda c, t: upload_raw(c, t, "..", b"data"), "no usable characters"),
-    ("two parts", lambda c, t: upload_multipart(c, t, ("a", b"1"), ("b", b"2")), "exactly one"),
-    ("no part", lambda c, t: upload_multipart(c, t), "exactly one file"),
+    ("two parts", lambda c, t: upload_multipart(c, t, ("a", b"1"), ("b", b"2")), "one file per"),
+    ("no part", lambda c, t: upload_multipart(c, t), "multipart field `file`"),
     ("part without name", lambda c, t: upload_multipart(c, t, ("", b"x")), "Name the file"),
 ]
 
@@ -273,6 +273,32 @@ def test_get_content_and_delete_a_file(client: FlaskClient, token: str, s3: Any)
         404,
         "not_found",
     )
+
+
+def test_content_honours_a_byte_range(client: FlaskClient, token: str) -> None:
+    body = bytes(range(256)) * 4
+    file_id = upload_raw(client, token, "ranged.bin", body).get_json()["id"]
+    url = f"{API}/files/{file_id}/content"
+    part = client.get(url, headers={**bearer(token), "Range": "bytes=10-19"})
+    assert part.status_code == 206
+    assert part.data == body[10:20]
+    assert part.headers["Content-Range"] == f"bytes 10-19/{len(body)}"
+    tail = client.get(url, headers={**bearer(token), "Range": "bytes=-5"})
+    assert (tail.status_code, tail.data) == (206, body[-5:])
+    beyond = client.get(url, headers={**bearer(token), "Range": f"bytes={len(body)}-"})
+    assert error_of(beyond)[0] == 416
+
+
+@pytest.mark.config(DOWNLOAD_MODE="redirect")
+def test_content_redirects_to_a_presigned_url_in_redirect_mode(
+    client: FlaskClient, token: str
+) -> None:
+    file_id = upload_raw(client, token, "far away.txt", b"x").get_json()["id"]
+    response = client.get(f"{API}/files/{file_id}/content", headers=bearer(token))
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith(f"https://{PRIMARY}.s3.amazonaws.com/alice/far%20away.txt?")
+    assert "X-Amz-Signature=" in location and "X-Amz-Expires=300" in location
 
 
 def test_another_users_file_is_not_found_everywhere(
