@@ -74,4 +74,4 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 
 ## bench: speed, memory and disk of uploads/downloads vs raw boto3, listing latency (QUICK=1: smaller)
 bench: $(VENV)/.installed-bench deploy-tools
-	$(BIN)/python -m bench.run $(if $(QUICK),--quick)
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick) $(if $(RUNS),--runs $(RUNS))

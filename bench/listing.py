@@ -33,6 +33,7 @@ from securestore.files.service import ORDERS, count_files, list_page
 
 SAMPLES = 100
 PAGE = 50
+DEPTH = 200
 
 
 @contextmanager
@@ -84,10 +85,11 @@ def _fill(files: int) -> None:
 
 
 def _cursors(user: User, order: str) -> list[str]:
-    """Every page's cursor in `order`, found by walking the whole list."""
+    """The cursors of the first DEPTH pages in `order` (a keyset page's cost does not depend
+    on how deep it is, so deeper pages would only lengthen the run)."""
     cursors: list[str] = []
     page = list_page(user, limit=PAGE, order=order)
-    while page.next_cursor:
+    while page.next_cursor and len(cursors) < DEPTH:
         cursors.append(page.next_cursor)
         page = list_page(user, cursor=page.next_cursor, limit=PAGE, order=order)
     return cursors

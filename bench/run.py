@@ -367,9 +367,10 @@ def print_table(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller files, one run each")
+    parser.add_argument("--runs", type=int, default=3, help="runs per size (median)")
     args = parser.parse_args()
     sizes = [16 * MIB, 64 * MIB] if args.quick else [16 * MIB, 256 * MIB, 1024 * MIB]
-    runs = 1 if args.quick else 3
+    runs = 1 if args.quick else args.runs
     concurrent = 32 * MIB if args.quick else 256 * MIB
     files = 10_000 if args.quick else 100_000
     seq = iter(range(10**9))
