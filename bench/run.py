@@ -375,15 +375,18 @@ def main() -> None:
     files = 10_000 if args.quick else 100_000
     seq = iter(range(10**9))
     started = time.perf_counter()
-    results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
-    with tempfile.TemporaryDirectory(prefix="securestore-bench-") as folder:
-        with running_stack(Path(folder)) as stack:
-            results["sizes"] = [measure_size(stack, size, runs, seq) for size in sizes]
-            results["concurrency"] = measure_concurrency(stack, concurrent, 8, seq)
-    results["listing"] = listing.measure(files)
-    results["seconds"] = round(time.perf_counter() - started)
+    results: dict[str, Any] = {"machine": machine(), "quick": args.quick, "sizes": []}
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}{'-quick' if args.quick else ''}.json"
+    with tempfile.TemporaryDirectory(prefix="securestore-bench-") as folder:
+        with running_stack(Path(folder)) as stack:
+            for size in sizes:
+                results["sizes"].append(measure_size(stack, size, runs, seq))
+                out.write_text(json.dumps(results, indent=2))  # a cut-short run keeps its part
+            results["concurrency"] = measure_concurrency(stack, concurrent, 8, seq)
+            out.write_text(json.dumps(results, indent=2))
+    results["listing"] = listing.measure(files)
+    results["seconds"] = round(time.perf_counter() - started)
     out.write_text(json.dumps(results, indent=2))
     print_table(results)
     print(f"\n{results['seconds']} s; JSON in {out}")
