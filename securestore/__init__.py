@@ -14,10 +14,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from securestore import config as settings
-from securestore import errors
+from securestore import errors, headers
 from securestore.api.docs import bp as api_docs_bp
 from securestore.api.spec import create_api
 from securestore.api.views import bp as api_bp
+from securestore.auth import sessions
 from securestore.auth.views import bp as auth_bp
 from securestore.cli import users
 from securestore.extensions import csrf, db, login_manager, migrate, storage
@@ -28,6 +29,7 @@ from securestore.navigation import account_links
 from securestore.request import SecureStoreRequest
 from securestore.storage.views import bp as storage_bp
 from securestore.storage.views import liveness_bp
+from securestore.throttle.service import throttle
 from securestore.tokens.cli import tokens
 from securestore.tokens.views import bp as tokens_bp
 
@@ -104,6 +106,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     csrf.init_app(app)
     storage.init_app(app)
+    throttle.init_app(app)
+    sessions.init_app(app)
+    headers.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -8,6 +8,7 @@ chain finds them (the EC2 instance role in production, environment variables loc
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,11 @@ DEFAULT_DOWNLOAD_URL_SECONDS = 300
 MAX_DOWNLOAD_URL_SECONDS = 7 * 24 * 3600
 
 ENVIRONMENTS = ("production", "development")
+
+# OWASP Password Storage Cheat Sheet: scrypt N=2^15, r=8, p=3 (Werkzeug's default p=1 is short).
+DEFAULT_PASSWORD_HASH_METHOD = "scrypt:32768:8:3"  # noqa: S105 -- a method name, no secret
+# Werkzeug method strings with every parameter spelled out, so stored hashes can be compared.
+_HASH_METHOD = re.compile(r"scrypt:\d+:\d+:\d+|pbkdf2:sha256:\d+")
 
 # Files `make run` writes under instance/ for local development; loaded only in development.
 LOCAL_ENV_FILES = ("local-s3.env", "secret.env")
@@ -83,23 +89,41 @@ def settings_from_environ(environ: Mapping[str, str], instance_path: str) -> dic
         "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO").upper(),
         "TRUSTED_PROXY_COUNT": _int(environ, "TRUSTED_PROXY_COUNT", 0),
         **cookie_settings(_bool(environ, "SECURE_COOKIES", environment != "development")),
+        **security_settings(environ),
     }
 
 
 def cookie_settings(secure: bool) -> dict[str, Any]:
     """Return the session and remember-me cookie flags for `SECURE_COOKIES`.
 
-    Both cookies are HttpOnly and SameSite=Lax always, and `Secure` (sent over HTTPS only)
-    unless `SECURE_COOKIES` is off, which only a plain-HTTP setup such as `make run` wants.
+    Both cookies are HttpOnly and SameSite=Lax always. Under HTTPS (`SECURE_COOKIES` on, the
+    default outside development) they are also `Secure`, the session cookie carries the
+    `__Host-` prefix (browsers then refuse it from plain HTTP, a subdomain or another path),
+    and responses carry HSTS.
     """
     return {
         "SECURE_COOKIES": secure,
+        "SESSION_COOKIE_NAME": "__Host-session" if secure else "session",
         "SESSION_COOKIE_SECURE": secure,
         "REMEMBER_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+    }
+
+
+def security_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Settings of the security controls: hashing, throttling, session limits, Redis."""
+    return {
+        "PASSWORD_HASH_METHOD": environ.get("PASSWORD_HASH_METHOD", DEFAULT_PASSWORD_HASH_METHOD),
+        "LOGIN_ACCOUNT_LIMIT": _int(environ, "LOGIN_ACCOUNT_LIMIT", 5),
+        "LOGIN_ADDRESS_LIMIT": _int(environ, "LOGIN_ADDRESS_LIMIT", 20),
+        "LOGIN_WINDOW_SECONDS": _int(environ, "LOGIN_WINDOW_SECONDS", 900),
+        "SESSION_IDLE_MINUTES": _int(environ, "SESSION_IDLE_MINUTES", 30),
+        "SESSION_LIFETIME_HOURS": _int(environ, "SESSION_LIFETIME_HOURS", 12),
+        "REDIS_URL": environ.get("REDIS_URL") or None,
+        "REDIS_KEY_PREFIX": environ.get("REDIS_KEY_PREFIX", "securestore:"),
     }
 
 
@@ -147,6 +171,25 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"DOWNLOAD_MODE must be one of {', '.join(DOWNLOAD_MODES)}")
     if not 1 <= config["DOWNLOAD_URL_SECONDS"] <= MAX_DOWNLOAD_URL_SECONDS:
         raise ConfigError("DOWNLOAD_URL_SECONDS must be between 1 and 604800 (seven days)")
+    validate_security(config)
+
+
+def validate_security(config: Mapping[str, Any]) -> None:
+    """Refuse security settings that would switch a control off or cannot be parsed."""
+    if not _HASH_METHOD.fullmatch(config["PASSWORD_HASH_METHOD"]):
+        raise ConfigError(
+            "PASSWORD_HASH_METHOD must be a full Werkzeug method string such as "
+            f"{DEFAULT_PASSWORD_HASH_METHOD} or pbkdf2:sha256:600000"
+        )
+    for name in (
+        "LOGIN_ACCOUNT_LIMIT",
+        "LOGIN_ADDRESS_LIMIT",
+        "LOGIN_WINDOW_SECONDS",
+        "SESSION_IDLE_MINUTES",
+        "SESSION_LIFETIME_HOURS",
+    ):
+        if config[name] <= 0:
+            raise ConfigError(f"{name} must be a positive whole number")
 
 
 def is_development() -> bool:

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -30,6 +38,10 @@ class SecureStoreError(Exception):
         # What operators need (an S3 error code, a bucket and key); never shown to users.
         self.detail = detail or self.message
 
+    def headers(self) -> dict[str, str]:
+        """Extra response headers this error needs (none by default)."""
+        return {}
+
 
 class ValidationError(SecureStoreError):
     status = 400
@@ -41,6 +53,32 @@ class NotFoundError(SecureStoreError):
     status = 404
     code = "not_found"
     message = "No such file."
+
+
+class AuthenticationError(SecureStoreError):
+    """Credentials did not match; the message never says which part was wrong."""
+
+    status = 401
+    code = "authentication_failed"
+    message = "Wrong username or password."
+
+
+class ThrottledError(SecureStoreError):
+    """Too many failures for an account or address: attempts pause for `retry_after` s."""
+
+    status = 429
+    code = "throttled"
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(
+            "Too many failed attempts: you are being throttled. "
+            f"Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+        )
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ConflictError(SecureStoreError):
@@ -90,8 +128,10 @@ def register_error_handlers(app: Flask) -> None:
     """Render domain errors and HTTP errors in one consistent shape."""
 
     @app.errorhandler(SecureStoreError)
-    def handle_domain_error(error: SecureStoreError) -> tuple[Response | str, int]:
-        return render_error(error.status, error.code, error.message)
+    def handle_domain_error(error: SecureStoreError) -> Response:
+        response = make_response(render_error(error.status, error.code, error.message))
+        response.headers.update(error.headers())
+        return response
 
     @app.errorhandler(HTTPException)
     def handle_http_error(

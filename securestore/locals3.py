@@ -90,7 +90,7 @@ class LocalS3:
         )
         log_path = self.log_path or self.data_dir.parent / "seaweedfs.log"
         self._log = open(log_path, "ab")  # closed in stop()
-        self._process = subprocess.Popen(
+        self._process = subprocess.Popen(  # noqa: S603 -- our own argv, no shell, no user input
             command,
             env=env,
             stdout=self._log,
@@ -109,7 +109,7 @@ class LocalS3:
         deadline = time.monotonic() + timeout
         last_error = "no answer"
         while time.monotonic() < deadline:
-            assert self._process is not None
+            assert self._process is not None  # noqa: S101 -- narrows the type; start() set it
             if self._process.poll() is not None:
                 raise LocalS3Error(
                     f"SeaweedFS exited with {self._process.returncode}; see {log_path}"

@@ -35,6 +35,7 @@ from securestore.locals3 import LocalS3, free_ports
 PRIMARY = "test-primary"
 BACKUP = "test-backup"
 PASSWORD = "a long enough password"
+FAST_HASH_METHOD = "scrypt:1024:8:1"
 _CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
@@ -50,6 +51,8 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "S3_REGION": "us-east-1",
         # The smallest part S3 allows, so multipart paths run with small test files.
         "S3_PART_BYTES": 5 * 1024 * 1024,
+        # A cheap hash keeps the suite fast; tests of the real parameters set their own.
+        "PASSWORD_HASH_METHOD": FAST_HASH_METHOD,
         **overrides,
     }
 
@@ -58,13 +61,17 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
 def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the developer's AWS profile and app settings out of every test."""
     for name in list(os.environ):
-        if name.startswith(("AWS_", "S3_", "SECURESTORE_")) or name in {
-            "DATABASE_URL",
-            "SECRET_KEY",
-            "MAX_UPLOAD_BYTES",
-            "DOWNLOAD_MODE",
-            "DOWNLOAD_URL_SECONDS",
-        }:
+        if name.startswith(("AWS_", "S3_", "SECURESTORE_", "LOGIN_", "SESSION_", "REDIS_")) or (
+            name
+            in {
+                "DATABASE_URL",
+                "SECRET_KEY",
+                "MAX_UPLOAD_BYTES",
+                "DOWNLOAD_MODE",
+                "DOWNLOAD_URL_SECONDS",
+                "PASSWORD_HASH_METHOD",
+            }
+        ):
             monkeypatch.delenv(name)
     # moto accepts any key; these make sure no real credential could be picked up.
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

@@ -1,19 +1,35 @@
-"""Register, log in and log out."""
+"""Register, log in (with an optional second factor), log out, and manage account security."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from securestore.auth import service
-from securestore.auth.forms import LoginForm, RegisterForm
-from securestore.auth.models import User
-from securestore.errors import ConflictError
+from securestore.audit import service as audit
+from securestore.auth import service, sessions, two_factor
+from securestore.auth.forms import (
+    ChangePasswordForm,
+    CodeForm,
+    ConfirmPasswordForm,
+    LoginForm,
+    RegisterForm,
+)
+from securestore.errors import (
+    AuthenticationError,
+    ConflictError,
+    SecureStoreError,
+    ThrottledError,
+    ValidationError,
+)
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+# The TOTP secret being set up, kept until the user proves their app has it.
+SETUP_SECRET = "totp_setup_secret"  # noqa: S105 -- a session key name, not a secret
 
 
 def safe_next_path(target: str | None) -> str | None:
@@ -26,14 +42,16 @@ def safe_next_path(target: str | None) -> str | None:
     return target
 
 
-def _start_session(user: User) -> None:
-    # A fresh session on login, so no identifier planted before login survives it.
-    session.clear()
-    login_user(user)
+def _refused(
+    template: str, form: CodeForm | LoginForm, error: SecureStoreError, **context: object
+) -> ResponseReturnValue:
+    """Re-render a form with the error on top, its status and headers (429's Retry-After)."""
+    form.form_errors.append(error.message)
+    return render_template(template, form=form, **context), error.status, error.headers()
 
 
 @bp.route("/register", methods=["GET", "POST"])
-def register() -> Response | tuple[str, int] | str:
+def register() -> ResponseReturnValue:
     """Create an account and log straight into it."""
     if current_user.is_authenticated:
         return redirect(url_for("files.index"))
@@ -44,7 +62,7 @@ def register() -> Response | tuple[str, int] | str:
         except ConflictError as error:
             form.username.errors = [error.message]
             return render_template("auth/register.html", form=form), error.status
-        _start_session(user)
+        sessions.start(user)
         flash(f"Welcome, {user.username}! Your account is ready.", "success")
         return redirect(url_for("files.index"))
     status = 400 if form.is_submitted() else 200
@@ -52,30 +70,145 @@ def register() -> Response | tuple[str, int] | str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | tuple[str, int]:
+def login() -> ResponseReturnValue:
     """Log in, then go back to the same-site page that asked for it (`next`)."""
     next_path = safe_next_path(request.args.get("next"))
     if current_user.is_authenticated:
         return redirect(next_path or url_for("files.index"))
     form = LoginForm()
-    status = 200
-    if form.validate_on_submit():
-        user = service.authenticate(form.username.data or "", form.password.data or "")
-        if user is not None:
-            _start_session(user)
-            return redirect(next_path or url_for("files.index"))
-        form.form_errors.append("Wrong username or password.")
-        status = 401
-    elif form.is_submitted():
-        status = 400
-    return render_template("auth/login.html", form=form, next_path=next_path), status
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("auth/login.html", form=form, next_path=next_path), status
+    try:
+        user = service.log_in(
+            form.username.data or "", form.password.data or "", request.remote_addr
+        )
+    except (ThrottledError, AuthenticationError) as error:
+        return _refused("auth/login.html", form, error, next_path=next_path)
+    if user.two_factor_enabled:
+        sessions.begin_second_factor(user, next_path)
+        return redirect(url_for("auth.second_factor"))
+    sessions.start(user)
+    return redirect(next_path or url_for("files.index"))
+
+
+@bp.route("/2fa", methods=["GET", "POST"])
+def second_factor() -> ResponseReturnValue:
+    """The second login step: a code from the authenticator app or a recovery code."""
+    pending = sessions.pending_second_factor()
+    if pending is None:
+        flash("Please log in again.", "info")
+        return redirect(url_for("auth.login"))
+    user, next_path = pending
+    form = CodeForm()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("auth/second_factor.html", form=form), status
+    try:
+        two_factor.verify(user, form.code.data or "", request.remote_addr)
+    except (ThrottledError, AuthenticationError) as error:
+        return _refused("auth/second_factor.html", form, error)
+    sessions.start(user)
+    return redirect(safe_next_path(next_path) or url_for("files.index"))
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
-    """End the session (CSRF-checked like every POST, so no site can log a user out)."""
-    logout_user()
-    session.clear()
-    flash("You are logged out.", "info")
+    """End the session on every device (CSRF-checked like every POST)."""
+    service.log_out(current_user)
+    sessions.end()
+    flash("You are logged out on every device.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/account")
+@login_required
+def account() -> str:
+    """Account security: password, two-factor login, sessions and recent activity."""
+    return _account_page(ConfirmPasswordForm())
+
+
+def _account_page(disable_form: ConfirmPasswordForm) -> str:
+    return render_template(
+        "auth/account.html",
+        recovery_codes_left=two_factor.remaining_recovery_codes(current_user),
+        disable_form=disable_form,
+    )
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> ResponseReturnValue:
+    """Change the password (the current one is asked for); every other session ends."""
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("auth/change_password.html", form=form), status
+    user = current_user._get_current_object()
+    try:
+        service.change_password(
+            user,
+            form.current_password.data or "",
+            form.new_password.data or "",
+            request.remote_addr,
+        )
+    except (ThrottledError, AuthenticationError) as error:
+        form.current_password.errors = [error.message]
+        return (
+            render_template("auth/change_password.html", form=form),
+            error.status,
+            error.headers(),
+        )
+    sessions.start(user)
+    flash("Your password is changed. Every other session has been logged out.", "success")
+    return redirect(url_for("auth.account"), code=303)
+
+
+@bp.route("/2fa/setup", methods=["GET", "POST"])
+@login_required
+def setup_two_factor() -> ResponseReturnValue:
+    """Show a QR code for a new secret; turn two-factor login on once a code proves it."""
+    if current_user.two_factor_enabled:
+        return redirect(url_for("auth.account"))
+    secret = session.get(SETUP_SECRET) or two_factor.new_secret()
+    session[SETUP_SECRET] = secret
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            codes = two_factor.enable(current_user, secret, form.code.data or "")
+        except ValidationError as error:
+            form.code.errors = [error.message]
+            status = error.status
+        else:
+            session.pop(SETUP_SECRET)
+            return render_template("auth/recovery_codes.html", codes=codes)
+    elif form.is_submitted():
+        status = 400
+    qr = two_factor.qr_code(current_user, secret)
+    page = render_template("auth/setup_two_factor.html", form=form, qr=qr, secret=secret)
+    return page, status
+
+
+@bp.post("/2fa/disable")
+@login_required
+def disable_two_factor() -> ResponseReturnValue:
+    """Turn two-factor login off; the password is asked for again."""
+    form = ConfirmPasswordForm()
+    if not form.validate_on_submit():
+        return _account_page(form), 400
+    try:
+        two_factor.disable(current_user, form.password.data or "", request.remote_addr)
+    except (ThrottledError, AuthenticationError) as error:
+        form.password.errors = [error.message]
+        return _account_page(form), error.status, error.headers()
+    flash("Two-factor login is off.", "success")
+    return redirect(url_for("auth.account"), code=303)
+
+
+@bp.get("/activity")
+@login_required
+def activity() -> str:
+    """The user's own recent security events: logins, changes, file access."""
+    return render_template("auth/activity.html", events=audit.recent_events(current_user))

@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 
+from securestore.audit import service as audit
 from securestore.auth.models import User
 from securestore.db_types import utcnow
 from securestore.errors import (
@@ -160,6 +161,7 @@ def store_upload(
     )
     _commit_new_record(record)
     back_up(record)
+    audit.record("upload", user=user, detail=_describe(record))
     return record
 
 
@@ -203,17 +205,21 @@ def backup_metadata(record: StoredFile) -> dict[str, str]:
 
 def open_download(record: StoredFile, span: tuple[int, int] | None = None) -> ObjectStream:
     """Stream the file's bytes from the primary bucket: all of them, or `[start, stop)`."""
-    return storage.open(record.key, span=span)
+    stream = storage.open(record.key, span=span)
+    audit.record("download", user=record.owner, detail=_describe(record))
+    return stream
 
 
 def download_url(record: StoredFile) -> str:
     """Sign a short-lived S3 URL that serves the file as an attachment under its name."""
-    return storage.download_url(
+    url = storage.download_url(
         record.key,
         content_disposition=content_disposition(record.name),
         content_type=record.content_type,
         expires_in=current_app.config["DOWNLOAD_URL_SECONDS"],
     )
+    audit.record("download", user=record.owner, detail=_describe(record) + " (signed URL)")
+    return url
 
 
 def delete_file(user: User, file_id: int) -> StoredFile:
@@ -224,8 +230,10 @@ def delete_file(user: User, file_id: int) -> StoredFile:
     """
     record = get_file(user, file_id)
     storage.delete(record.key)
+    detail = _describe(record)
     db.session.delete(record)
     db.session.commit()
+    audit.record("delete", user=user, detail=detail)
     return record
 
 
@@ -275,6 +283,10 @@ def _fits(value: Any, order: str) -> bool:
     if order in ("name", "name_desc"):
         return isinstance(value, str)
     return type(value) is int and 0 <= value <= MAX_FILE_ID
+
+
+def _describe(record: StoredFile) -> str:
+    return f"file {record.id}: {record.name}"
 
 
 def _free_name(user: User, name: str, taken: set[str]) -> str:

@@ -1,0 +1,150 @@
+"""Optional TOTP second factor (ASVS 2.8) with single-use recovery codes (ASVS 2.6).
+
+Codes are checked under the same throttle as passwords; a TOTP time step, once used, is
+never accepted again, and recovery codes are stored salted and hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+import pyotp
+import segno
+from sqlalchemy import delete, select
+
+from securestore.audit import service as audit
+from securestore.auth.models import RecoveryCode, User
+from securestore.auth.passwords import check_password
+from securestore.auth.service import account_limit, address_limit, ensure_not_throttled
+from securestore.db_types import utcnow
+from securestore.errors import AuthenticationError, ValidationError
+from securestore.extensions import db
+from securestore.throttle.service import throttle
+
+ISSUER = "SecureStore"
+RECOVERY_CODE_COUNT = 10
+WRONG_CODE = "That code is not right. Use the current code from your app or a recovery code."
+
+
+def new_secret() -> str:
+    """A fresh random base32 TOTP secret (160 bits)."""
+    return pyotp.random_base32(length=32)
+
+
+def qr_code(user: User, secret: str) -> str:
+    """Return the `otpauth://` URI as an SVG QR code in a `data:` URI (an `<img>`, no script)."""
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=ISSUER)
+    return str(segno.make(uri, error="m").svg_data_uri(scale=5, border=2))
+
+
+def enable(user: User, secret: str, code: str) -> list[str]:
+    """Turn two-factor login on once `code` proves the app has `secret`; return recovery codes.
+
+    The codes are shown once: only their salted hashes are kept.
+    """
+    step = _matching_step(secret, code, last_step=None)
+    if step is None:
+        raise ValidationError(WRONG_CODE)
+    user.totp_secret = secret
+    user.totp_last_step = step
+    codes = _replace_recovery_codes(user)
+    db.session.commit()
+    audit.record("2fa_change", user=user, detail="enabled")
+    return codes
+
+
+def disable(user: User, password: str, address: str | None) -> None:
+    """Turn two-factor login off after checking the password (throttled like a login)."""
+    limits = [account_limit("login", user.username), address_limit(address)]
+    ensure_not_throttled(limits, "2fa_change", lambda: user)
+    if not check_password(user.password_hash, password):
+        throttle.hit(limits)
+        audit.record("2fa_change", user=user, outcome="failed", detail="wrong password")
+        raise AuthenticationError("Your password is not right.")
+    user.totp_secret = None
+    user.totp_last_step = None
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    db.session.commit()
+    audit.record("2fa_change", user=user, detail="disabled")
+
+
+def verify(user: User, code: str, address: str | None) -> None:
+    """Accept a current TOTP code or an unused recovery code, or raise; both are throttled."""
+    limits = [account_limit("second-factor", str(user.id)), address_limit(address)]
+    ensure_not_throttled(limits, "login", lambda: user)
+    method = _use_totp(user, code) or _use_recovery_code(user, code)
+    if method is None:
+        throttle.hit(limits)
+        audit.record("login", user=user, outcome="failed", detail="wrong second factor")
+        raise AuthenticationError(WRONG_CODE)
+    throttle.reset(limits[0])
+    audit.record("login", user=user, detail=f"second factor: {method}")
+
+
+def remaining_recovery_codes(user: User) -> int:
+    """How many recovery codes the user has not used yet."""
+    query = select(db.func.count(RecoveryCode.id)).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
+    )
+    return int(db.session.scalar(query) or 0)
+
+
+def _use_totp(user: User, code: str) -> str | None:
+    if user.totp_secret is None:
+        return None
+    step = _matching_step(user.totp_secret, code, user.totp_last_step)
+    if step is None:
+        return None
+    user.totp_last_step = step
+    db.session.commit()
+    return "authenticator app"
+
+
+def _matching_step(secret: str, code: str, last_step: int | None) -> int | None:
+    """Return the time step `code` belongs to (now, or one step either side for clock drift)."""
+    code = "".join(code.split())
+    if len(code) != 6 or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(utcnow())
+    for step in (current - 1, current, current + 1):
+        if last_step is not None and step <= last_step:
+            continue  # already used: a code observed once cannot be replayed
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def _use_recovery_code(user: User, code: str) -> str | None:
+    typed = _normalise_code(code)
+    unused = db.session.scalars(
+        select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    )
+    for stored in unused:
+        salt, _, digest = stored.code_hash.partition("$")
+        if hmac.compare_digest(_digest(salt, typed), digest):
+            stored.used_at = utcnow()
+            db.session.commit()
+            return "recovery code"
+    return None
+
+
+def _replace_recovery_codes(user: User) -> list[str]:
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = []
+    for _ in range(RECOVERY_CODE_COUNT):
+        raw = secrets.token_hex(8)  # 64 random bits, salted below (ASVS 2.6.2)
+        salt = secrets.token_hex(8)
+        db.session.add(RecoveryCode(user_id=user.id, code_hash=f"{salt}${_digest(salt, raw)}"))
+        codes.append("-".join(raw[i : i + 4] for i in range(0, len(raw), 4)))
+    return codes
+
+
+def _normalise_code(code: str) -> str:
+    return "".join(ch for ch in code.lower() if ch not in "- ")
+
+
+def _digest(salt: str, code: str) -> str:
+    return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""Counters of failed attempts shared by every worker and instance (database or Redis)."""
