@@ -107,7 +107,8 @@ def log_in(username: str, password: str, address: str | None) -> User:
     limits = login_limits(username, address)
     ensure_not_throttled(limits, "login", lambda: find_user(username))
     user = find_user(username)
-    if user is None or not _password_matches(user, password):
+    # An unknown user goes through _password_matches too: it spends the same hashing time.
+    if not _password_matches(user, password) or user is None:
         throttle.hit(limits)
         audit.record("login", user=user, outcome="failed")
         raise AuthenticationError()

@@ -75,8 +75,9 @@ class DatabaseBackend:
             ).first()
         if row is None:
             return 0, 0
-        left = (row.window_ends_at - utcnow()).total_seconds()
-        return (row.count, math.ceil(left)) if left > 0 else (0, 0)
+        count, window_ends_at = row
+        left = (window_ends_at - utcnow()).total_seconds()
+        return (int(count), math.ceil(left)) if left > 0 else (0, 0)
 
     def hit(self, key: str, window: int) -> None:
         try:
@@ -121,7 +122,10 @@ class RedisBackend:
         self._hit = client.register_script(_REDIS_HIT)
 
     def peek(self, key: str) -> tuple[int, int]:
-        count, ttl = self.client.pipeline().get(self.prefix + key).ttl(self.prefix + key).execute()
+        pipeline = self.client.pipeline()
+        pipeline.get(self.prefix + key)
+        pipeline.ttl(self.prefix + key)
+        count, ttl = pipeline.execute()
         if count is None or ttl <= 0:
             return 0, 0
         return int(count), int(ttl)
