@@ -37,9 +37,7 @@ FORWARDED = {
 }
 
 
-def test_without_a_trusted_proxy_forwarded_headers_are_ignored(
-    s3: Any, database_url: str
-) -> None:
+def test_without_a_trusted_proxy_forwarded_headers_are_ignored(s3: Any, database_url: str) -> None:
     app = _app_with_echo(base_config(database_url))
 
     seen = app.test_client().get("/_echo", headers=FORWARDED).get_json()
@@ -61,7 +59,8 @@ def test_behind_one_proxy_only_the_proxy_supplied_values_count(
 def _session_cookie_headers(app: Flask) -> list[str]:
     response = AuthActions(app.test_client()).register("carol")
     assert response.status_code == 302
-    return [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")]
+    name = app.config["SESSION_COOKIE_NAME"]
+    return [h for h in response.headers.getlist("Set-Cookie") if h.startswith(name + "=")]
 
 
 @pytest.mark.parametrize(
@@ -91,6 +90,8 @@ def test_session_cookie_flags(
 
     assert "httponly" in flags and "samesite=lax" in flags
     assert ("secure" in flags) is expect_secure
+    # Under HTTPS the __Host- prefix binds the cookie to this host, path / and HTTPS.
+    assert cookie.startswith("__Host-session=") is expect_secure
     assert app.config["REMEMBER_COOKIE_SECURE"] is expect_secure
     assert app.config["REMEMBER_COOKIE_HTTPONLY"] is True
     assert app.config["REMEMBER_COOKIE_SAMESITE"] == "Lax"
@@ -98,8 +99,12 @@ def test_session_cookie_flags(
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("SECURE_COOKIES", "maybe"), ("TRUSTED_PROXY_COUNT", "-1"), ("TRUSTED_PROXY_COUNT", "one"),
-     ("SECURESTORE_INSTANCE_PATH", "relative/dir")],
+    [
+        ("SECURE_COOKIES", "maybe"),
+        ("TRUSTED_PROXY_COUNT", "-1"),
+        ("TRUSTED_PROXY_COUNT", "one"),
+        ("SECURESTORE_INSTANCE_PATH", "relative/dir"),
+    ],
 )
 def test_bad_deploy_settings_stop_start_up_naming_the_variable(
     s3: Any, database_url: str, monkeypatch: pytest.MonkeyPatch, name: str, value: str
@@ -131,7 +136,11 @@ def test_gunicorn_refuses_to_start_without_secret_key(tmp_path: Path) -> None:
     }
     result = subprocess.run(
         gunicorn_command(f"unix:{tmp_path / 'app.sock'}"),
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     assert result.returncode != 0
@@ -145,7 +154,8 @@ def test_healthz_answers_without_touching_s3(database_url: str) -> None:
 
     assert client.get("/healthz").status_code == 200
     assert client.get("/healthz").get_json() == {
-        "status": "ok", "checks": {"database": {"ok": True}}
+        "status": "ok",
+        "checks": {"database": {"ok": True}},
     }
     assert client.get("/storage/health").status_code == 503
 
@@ -163,6 +173,9 @@ def test_wsgi_module_builds_the_app_from_the_environment() -> None:
     # gunicorn imports `wsgi:app`; it must be importable from the installed package.
     result = subprocess.run(
         [sys.executable, "-c", "import importlib.util as u; print(u.find_spec('wsgi').origin)"],
-        cwd="/", capture_output=True, text=True, check=True,
+        cwd="/",
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert Path(result.stdout.strip()) == REPO_ROOT / "wsgi.py"

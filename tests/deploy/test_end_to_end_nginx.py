@@ -102,8 +102,12 @@ class Browser:
         """POST like a browser: with the Referer that Flask-WTF insists on over HTTPS."""
         headers = {"Referer": self.base + referer, **kwargs.pop("headers", {})}
         return self.session.post(
-            self.base + path, timeout=300, allow_redirects=False, verify=self.verify,
-            headers=headers, **kwargs,
+            self.base + path,
+            timeout=300,
+            allow_redirects=False,
+            verify=self.verify,
+            headers=headers,
+            **kwargs,
         )
 
     def csrf(self, path: str) -> str:
@@ -160,7 +164,11 @@ def test_two_instances_behind_nginx_act_as_one_service(
     # The deploy step, run like an operator would: from outside any checkout.
     migrate = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "securestore", "db", "upgrade"],
-        cwd=work, env=env_a, capture_output=True, text=True, timeout=120,
+        cwd=work,
+        env=env_a,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert migrate.returncode == 0, migrate.stderr
 
@@ -196,10 +204,13 @@ def test_two_instances_behind_nginx_act_as_one_service(
             static = browser.get("/static/securestore.css")
             assert static.status_code == 200 and static.content == expected_css
 
-            # Register and log in; the session cookie is Secure, HttpOnly, SameSite=Lax.
+            # Register and log in; the session cookie is __Host-, Secure, HttpOnly, SameSite=Lax.
             registered = browser.submit(
-                "/auth/register", "/auth/register",
-                username=username, password=PASSWORD, confirm_password=PASSWORD,
+                "/auth/register",
+                "/auth/register",
+                username=username,
+                password=PASSWORD,
+                confirm_password=PASSWORD,
             )
             assert registered.status_code == 302, registered.text
             browser.submit("/auth/logout", "/files/")
@@ -208,7 +219,7 @@ def test_two_instances_behind_nginx_act_as_one_service(
             )
             assert login.status_code == 302
             set_cookies = login.raw.headers.getlist("Set-Cookie")
-            (cookie,) = [c for c in set_cookies if c.startswith("session=")]
+            (cookie,) = [c for c in set_cookies if c.startswith("__Host-session=")]
             flags = {part.strip().lower() for part in cookie.split(";")[1:]}
             assert {"secure", "httponly", "samesite=lax"} <= flags
 
@@ -240,9 +251,10 @@ def test_two_instances_behind_nginx_act_as_one_service(
             downloaded = hashlib.sha256()
             with browser.get(download_path, stream=True) as r:
                 assert r.status_code == 200
-                assert "filename*=UTF-8''r%C3%A9sum%C3%A9%202024.bin" in r.headers[
-                    "Content-Disposition"
-                ]
+                assert (
+                    "filename*=UTF-8''r%C3%A9sum%C3%A9%202024.bin"
+                    in r.headers["Content-Disposition"]
+                )
                 assert r.headers["X-Content-Type-Options"] == "nosniff"
                 assert r.headers["Strict-Transport-Security"].startswith("max-age=")
                 for chunk in r.iter_content(1024 * 1024):
