@@ -116,13 +116,13 @@ class DatabaseBackend:
 class RedisBackend:
     """Counters as Redis keys that expire with their window."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
-        self.client = client
+    def __init__(self, connection: redis.Redis, prefix: str) -> None:
+        self.connection = connection
         self.prefix = prefix
-        self._hit = client.register_script(_REDIS_HIT)
+        self._hit = connection.register_script(_REDIS_HIT)
 
     def peek(self, key: str) -> tuple[int, int]:
-        pipeline = self.client.pipeline()
+        pipeline = self.connection.pipeline()
         pipeline.get(self.prefix + key)
         pipeline.ttl(self.prefix + key)
         count, ttl = pipeline.execute()
@@ -134,7 +134,7 @@ class RedisBackend:
         self._hit(keys=[self.prefix + key], args=[window])
 
     def reset(self, key: str) -> None:
-        self.client.delete(self.prefix + key)
+        self.connection.delete(self.prefix + key)
 
 
 @dataclass(frozen=True)
