@@ -400,27 +400,15 @@ class VerifyingS3Proxy(_Server):
     ) -> dict[str, str]:
         """Re-sign a request for SeaweedFS with SeaweedFS's own key."""
         up = self._upstream
-        skip = {
-            "authorization",
-            "x-amz-security-token",
-            "x-amz-date",
-            "host",
-            "connection",
-            "expect",
-            "x-amz-content-sha256",
-            "keep-alive",
-            "transfer-encoding",
-        }
+        skip = {"authorization", "x-amz-security-token", "x-amz-date", "host", "connection",
+                "expect", "x-amz-content-sha256", "keep-alive", "transfer-encoding"}
         out = {name: value for name, value in headers.items() if name not in skip}
         now = dt.datetime.now(dt.UTC)
         out["host"] = f"{up.host}:{up.port}"
         out["x-amz-date"] = now.strftime(_AMZ_DATE)
         out["x-amz-content-sha256"] = payload_hash
         signed_headers = sorted(
-            name
-            for name in out
-            if name == "host"
-            or name.startswith("x-amz-")
+            name for name in out if name == "host" or name.startswith("x-amz-")
             or name in {"content-type", "content-md5"}
         )
         scope = f"{now:%Y%m%d}/{up.region}/s3/aws4_request"
@@ -473,7 +461,9 @@ class _ProxyHandler(_QuietHandler):
             return
         self.proxy._record(Seen(signed.access_key, self.command, raw_path, "accepted"))
         query = _canonical_query(raw_query, drop=_PRESIGN_PARAMS) if signed.presigned else raw_query
-        payload_hash = "UNSIGNED-PAYLOAD" if signed.presigned else headers["x-amz-content-sha256"]
+        payload_hash = (
+            "UNSIGNED-PAYLOAD" if signed.presigned else headers["x-amz-content-sha256"]
+        )
         out_headers = self.proxy.upstream_headers(
             self.command, raw_path, query, headers, payload_hash
         )

@@ -144,14 +144,8 @@ http {{
 
 def nginx_command(nginx: str, prefix: Path, *args: str) -> list[str]:
     return [
-        nginx,
-        "-p",
-        str(prefix),
-        "-c",
-        str(prefix / "nginx.conf"),
-        "-e",
-        str(prefix / "error.log"),
-        *args,
+        nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
+        "-e", str(prefix / "error.log"), *args,
     ]
 
 
@@ -240,13 +234,9 @@ class Gunicorn:
 def gunicorn_command(bind: str, *extra: str) -> list[str]:
     """The service's ExecStart with the interpreter of this test run and a test address."""
     return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:securestore.gunicorn_conf",
-        "--bind",
-        bind,
+        sys.executable, "-m", "gunicorn",
+        "--config", "python:securestore.gunicorn_conf",
+        "--bind", bind,
         *extra,
         "wsgi:app",
     ]
@@ -260,10 +250,7 @@ def running_gunicorn(
     with open(log, "wb") as out:
         process = subprocess.Popen(
             gunicorn_command(f"unix:{socket_path}", *extra),
-            cwd=REPO_ROOT,
-            env=dict(env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 60

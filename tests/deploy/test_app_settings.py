@@ -37,7 +37,9 @@ FORWARDED = {
 }
 
 
-def test_without_a_trusted_proxy_forwarded_headers_are_ignored(s3: Any, database_url: str) -> None:
+def test_without_a_trusted_proxy_forwarded_headers_are_ignored(
+    s3: Any, database_url: str
+) -> None:
     app = _app_with_echo(base_config(database_url))
 
     seen = app.test_client().get("/_echo", headers=FORWARDED).get_json()
@@ -99,12 +101,8 @@ def test_session_cookie_flags(
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [
-        ("SECURE_COOKIES", "maybe"),
-        ("TRUSTED_PROXY_COUNT", "-1"),
-        ("TRUSTED_PROXY_COUNT", "one"),
-        ("SECURESTORE_INSTANCE_PATH", "relative/dir"),
-    ],
+    [("SECURE_COOKIES", "maybe"), ("TRUSTED_PROXY_COUNT", "-1"), ("TRUSTED_PROXY_COUNT", "one"),
+     ("SECURESTORE_INSTANCE_PATH", "relative/dir")],
 )
 def test_bad_deploy_settings_stop_start_up_naming_the_variable(
     s3: Any, database_url: str, monkeypatch: pytest.MonkeyPatch, name: str, value: str
@@ -136,11 +134,7 @@ def test_gunicorn_refuses_to_start_without_secret_key(tmp_path: Path) -> None:
     }
     result = subprocess.run(
         gunicorn_command(f"unix:{tmp_path / 'app.sock'}"),
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
 
     assert result.returncode != 0
@@ -154,8 +148,7 @@ def test_healthz_answers_without_touching_s3(database_url: str) -> None:
 
     assert client.get("/healthz").status_code == 200
     assert client.get("/healthz").get_json() == {
-        "status": "ok",
-        "checks": {"database": {"ok": True}},
+        "status": "ok", "checks": {"database": {"ok": True}}
     }
     assert client.get("/storage/health").status_code == 503
 
@@ -173,9 +166,6 @@ def test_wsgi_module_builds_the_app_from_the_environment() -> None:
     # gunicorn imports `wsgi:app`; it must be importable from the installed package.
     result = subprocess.run(
         [sys.executable, "-c", "import importlib.util as u; print(u.find_spec('wsgi').origin)"],
-        cwd="/",
-        capture_output=True,
-        text=True,
-        check=True,
+        cwd="/", capture_output=True, text=True, check=True,
     )
     assert Path(result.stdout.strip()) == REPO_ROOT / "wsgi.py"

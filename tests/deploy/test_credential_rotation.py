@@ -80,12 +80,8 @@ def aws(
     proxy.issue(first)
     imds = FakeIMDS(ROLE, first)
     # As on EC2: no keys in the environment or in files, only the metadata service.
-    for name in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_EC2_METADATA_DISABLED",
-    ):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                 "AWS_EC2_METADATA_DISABLED"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url + "/")
     yield imds, proxy
@@ -94,7 +90,9 @@ def aws(
 
 
 @pytest.fixture
-def role_app(aws: tuple[FakeIMDS, VerifyingS3Proxy], database_url: str) -> Iterator[Flask]:
+def role_app(
+    aws: tuple[FakeIMDS, VerifyingS3Proxy], database_url: str
+) -> Iterator[Flask]:
     _, proxy = aws
     app = create_app(base_config(database_url, S3_ENDPOINT_URL=proxy.url))
     yield app

@@ -102,12 +102,8 @@ class Browser:
         """POST like a browser: with the Referer that Flask-WTF insists on over HTTPS."""
         headers = {"Referer": self.base + referer, **kwargs.pop("headers", {})}
         return self.session.post(
-            self.base + path,
-            timeout=300,
-            allow_redirects=False,
-            verify=self.verify,
-            headers=headers,
-            **kwargs,
+            self.base + path, timeout=300, allow_redirects=False, verify=self.verify,
+            headers=headers, **kwargs,
         )
 
     def csrf(self, path: str) -> str:
@@ -164,11 +160,7 @@ def test_two_instances_behind_nginx_act_as_one_service(
     # The deploy step, run like an operator would: from outside any checkout.
     migrate = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "securestore", "db", "upgrade"],
-        cwd=work,
-        env=env_a,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        cwd=work, env=env_a, capture_output=True, text=True, timeout=120,
     )
     assert migrate.returncode == 0, migrate.stderr
 
@@ -206,11 +198,8 @@ def test_two_instances_behind_nginx_act_as_one_service(
 
             # Register and log in; the session cookie is __Host-, Secure, HttpOnly, SameSite=Lax.
             registered = browser.submit(
-                "/auth/register",
-                "/auth/register",
-                username=username,
-                password=PASSWORD,
-                confirm_password=PASSWORD,
+                "/auth/register", "/auth/register",
+                username=username, password=PASSWORD, confirm_password=PASSWORD,
             )
             assert registered.status_code == 302, registered.text
             browser.submit("/auth/logout", "/files/")
@@ -251,10 +240,9 @@ def test_two_instances_behind_nginx_act_as_one_service(
             downloaded = hashlib.sha256()
             with browser.get(download_path, stream=True) as r:
                 assert r.status_code == 200
-                assert (
-                    "filename*=UTF-8''r%C3%A9sum%C3%A9%202024.bin"
-                    in r.headers["Content-Disposition"]
-                )
+                assert "filename*=UTF-8''r%C3%A9sum%C3%A9%202024.bin" in r.headers[
+                    "Content-Disposition"
+                ]
                 assert r.headers["X-Content-Type-Options"] == "nosniff"
                 assert r.headers["Strict-Transport-Security"].startswith("max-age=")
                 for chunk in r.iter_content(1024 * 1024):

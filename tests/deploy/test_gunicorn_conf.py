@@ -16,26 +16,11 @@ from tests.deploy.harness import REPO_ROOT
 def _print_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     # --print-config loads the app too, so it gets what the service's environment holds.
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            "python:securestore.gunicorn_conf",
-            "--print-config",
-            "wsgi:app",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={
-            **os.environ,
-            "SECRET_KEY": "print-config",
-            "S3_REGION": "us-east-1",
-            "SECURESTORE_INSTANCE_PATH": tempfile.gettempdir(),
-            **env,
-        },
+        [sys.executable, "-m", "gunicorn", "--config", "python:securestore.gunicorn_conf",
+         "--print-config", "wsgi:app"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "SECRET_KEY": "print-config", "S3_REGION": "us-east-1",
+             "SECURESTORE_INSTANCE_PATH": tempfile.gettempdir(), **env},
     )
 
 

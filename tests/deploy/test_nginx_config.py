@@ -65,13 +65,11 @@ def test_plain_http_redirects_to_https_and_https_sends_security_headers(
         )
         static = requests.get(
             f"https://127.0.0.1:{site.https_port}/static/app.css",
-            verify=tls_certificate.cert,
-            timeout=10,
+            verify=tls_certificate.cert, timeout=10,
         )
         proxied = requests.get(
             f"https://127.0.0.1:{site.https_port}/auth/login",
-            verify=tls_certificate.cert,
-            timeout=10,
+            verify=tls_certificate.cert, timeout=10,
         )
 
     assert plain.status_code == 301

@@ -15,39 +15,21 @@ SECRET_ASSIGNMENT = re.compile(
     r"[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40,})"
 )
 PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE " + r"KEY-----")
-SKIP_DIRS = {
-    ".git",
-    ".venv",
-    "instance",
-    "node_modules",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".mypy_cache",
-    "build",
-    "dist",
-    "test-artifacts",
-}
+SKIP_DIRS = {".git", ".venv", "instance", "node_modules", "__pycache__", ".pytest_cache",
+             ".ruff_cache", ".mypy_cache", "build", "dist", "test-artifacts"}
 
 
 def _repository_files() -> list[Path]:
     """Every file git would commit: tracked plus untracked-but-not-ignored."""
     try:
-        listed = (
-            subprocess.run(
-                ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                cwd=REPO_ROOT,
-                capture_output=True,
-                check=True,
-            )
-            .stdout.decode()
-            .split("\0")
-        )
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO_ROOT, capture_output=True, check=True,
+        ).stdout.decode().split("\0")
         return [REPO_ROOT / name for name in listed if name and (REPO_ROOT / name).is_file()]
     except (OSError, subprocess.CalledProcessError):  # not a git checkout: walk the tree
         return [
-            path
-            for path in REPO_ROOT.rglob("*")
+            path for path in REPO_ROOT.rglob("*")
             if path.is_file() and not SKIP_DIRS.intersection(path.relative_to(REPO_ROOT).parts)
         ]
 

@@ -49,8 +49,7 @@ def test_systemd_analyze_verify_accepts_the_units(tmp_path: Path) -> None:
 
     result = subprocess.run(
         [tool, "verify", str(service), str(tmp_path / SOCKET.name)],
-        capture_output=True,
-        text=True,
+        capture_output=True, text=True,
     )
 
     # verify exits 0 even for keys it ignores, so any message at all is a failure.
@@ -66,8 +65,7 @@ def test_systemd_rates_the_sandbox_as_ok(tmp_path: Path) -> None:
     # Exposure 0 (locked down) .. 10 (unsandboxed); systemd labels <= 2.0 as "OK".
     result = subprocess.run(
         [tool, "security", "--offline=yes", "--threshold=20", str(tmp_path / SERVICE.name)],
-        capture_output=True,
-        text=True,
+        capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

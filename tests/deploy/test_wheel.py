@@ -14,21 +14,9 @@ def test_wheel_holds_the_entry_point_gunicorn_config_migrations_and_assets(
     tmp_path: Path,
 ) -> None:
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--wheel-dir",
-            str(tmp_path),
-            str(REPO_ROOT),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(tmp_path), str(REPO_ROOT)],
+        check=True, capture_output=True, timeout=300,
     )
     (wheel,) = tmp_path.glob("securestore-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -42,9 +30,5 @@ def test_wheel_holds_the_entry_point_gunicorn_config_migrations_and_assets(
         "securestore/static/securestore.css",  # nginx serves /static/ from the package
     ):
         assert required in names, required
-    assert any(
-        n.startswith("securestore/migrations/versions/")
-        and n.endswith(".py")
-        and not n.endswith("__init__.py")
-        for n in names
-    )
+    assert any(n.startswith("securestore/migrations/versions/") and n.endswith(".py")
+               and not n.endswith("__init__.py") for n in names)
