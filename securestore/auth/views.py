@@ -118,7 +118,7 @@ def logout() -> Response:
     """End the session on every device (CSRF-checked like every POST)."""
     service.log_out(current_user)
     sessions.end()
-    flash("You are logged out on every device.", "info")
+    flash("You are logged out. Every session of your account has ended.", "info")
     return redirect(url_for("auth.login"))
 
 
