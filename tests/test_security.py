@@ -507,8 +507,6 @@ MALFORMED = {
 }
 
 
-# Werkzeug's form parser leaves the spooled part of a truncated body to the garbage collector.
-@pytest.mark.filterwarnings("ignore:Exception ignored in.*SpooledTemporaryFile")
 def test_malformed_multipart_gets_a_clear_400_and_stores_nothing(
     app: Flask, client: FlaskClient, auth: AuthActions, s3: Any
 ) -> None:
