@@ -102,7 +102,7 @@ class _BodyParser:
         value = bytearray()
         while True:
             event = self.next_event()
-            assert isinstance(event, Data)
+            assert isinstance(event, Data)  # noqa: S101 -- decoder invariant; narrows the type
             value += event.data
             if len(value) > self._max_field_bytes:
                 raise RequestEntityTooLarge()
@@ -147,7 +147,7 @@ class _PartReader(io.RawIOBase):
     def _fill(self) -> None:
         while not self._pending and not self._ended:
             event = self._parser.next_event()
-            assert isinstance(event, Data)
+            assert isinstance(event, Data)  # noqa: S101 -- decoder invariant; narrows the type
             self._pending = event.data
             self._ended = not event.more_data
 
