@@ -1,7 +1,7 @@
 """security: session version, two-factor, recovery codes, audit events, throttle counters
 
 Revision ID: 717fa5907950
-Revises: fef27e4c7ee6
+Revises: 8df73f4ce9ad
 Create Date: 2026-11-28 00:47:05.916859
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '717fa5907950'
-down_revision = 'fef27e4c7ee6'
+down_revision = '8df73f4ce9ad'
 branch_labels = None
 depends_on = None
 
