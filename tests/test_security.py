@@ -29,6 +29,8 @@ from securestore.errors import ValidationError
 from securestore.extensions import db
 from securestore.files.models import StoredFile
 from securestore.files.naming import clean_filename, numbered_name, object_key
+from securestore.tokens.models import PersonalAccessToken
+from tests.api.conftest import bearer, issue_token
 from tests.conftest import (
     BACKUP,
     FAST_HASH_METHOD,
@@ -303,8 +305,9 @@ def routes(app: Flask, methods: set[str]) -> list[tuple[str, str, list[str]]]:
     return found
 
 
-def build(rule: str, file_id: int) -> str:
-    return re.sub(r"<(?:\w+:)?\w+>", str(file_id), rule)
+def build(rule: str, ids: dict[str, int]) -> str:
+    """Fill a rule's arguments by name; an argument with no id here fails the test loudly."""
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ids[m.group(1)]), rule)
 
 
 def test_every_state_changing_route_refuses_a_forged_request(
@@ -318,33 +321,41 @@ def test_every_state_changing_route_refuses_a_forged_request(
     targets = routes(app, STATE_CHANGING)
     assert {("/auth/logout", "POST"), ("/files/upload", "POST")} <= {(r, m) for r, m, _ in targets}
     for rule, method, _ in targets:
-        response = client.open(build(rule, file_id), method=method, data={"x": "1"})
-        assert response.status_code in (400, 403), (rule, method, response.status_code)
+        response = client.open(
+            build(rule, {"file_id": file_id, "token_id": 1}), method=method, data={"x": "1"}
+        )
+        # The API takes only bearer tokens: a cross-site request riding on the cookie gets 401.
+        refused = (401,) if rule.startswith("/api/") else (400, 403)
+        assert response.status_code in refused, (rule, method, response.status_code)
     assert bucket_keys(s3, PRIMARY) == ["alice/keep.txt"]
     assert client.get("/files/").status_code == 200  # still logged in: logout was refused too
 
 
-def test_no_route_with_an_id_serves_another_users_file(app: Flask, s3: Any) -> None:
-    """ASVS 4.2.1, 4.1.2: every route taking an id answers 404 for another user's file."""
+def test_no_route_with_an_id_serves_another_users_object(app: Flask, s3: Any) -> None:
+    """ASVS 4.2.1, 4.1.2: every route taking an id answers 404 for another user's object."""
     alice, _ = logged_in(app, "alice")
     upload(alice, ("secret.txt", b"alice's secret"))
+    alice_token = issue_token(app, "alice")
     with app.app_context():
-        file_id = db.session.scalar(db.select(StoredFile.id))
+        ids = {
+            "file_id": db.session.scalar(db.select(StoredFile.id)),
+            "token_id": db.session.scalar(db.select(PersonalAccessToken.id)),
+        }
     mallory, _ = logged_in(app, "mallory")
     targets = [t for t in routes(app, {"GET", "POST", "PUT", "PATCH", "DELETE"}) if t[2]]
     assert {r for r, _, _ in targets} >= {"/files/<int:file_id>/download"}
     token = csrf_token(mallory, "/files/")
+    # Mallory holds a session for the pages and a token of her own for the API.
+    headers = {"X-CSRFToken": token, **bearer(issue_token(app, "mallory"))}
     for rule, method, _ in targets:
         response = mallory.open(
-            build(rule, file_id),
-            method=method,
-            data={"csrf_token": token},
-            headers={"X-CSRFToken": token},
+            build(rule, ids), method=method, data={"csrf_token": token}, headers=headers
         )
         assert response.status_code == 404, (rule, method, response.status_code)
         assert b"alice's secret" not in response.get_data()
     assert bucket_keys(s3, PRIMARY) == ["alice/secret.txt"]
-    assert alice.get(f"/files/{file_id}/download").get_data() == b"alice's secret"
+    assert alice.get(f"/files/{ids['file_id']}/download").get_data() == b"alice's secret"
+    assert alice.get("/api/v1/files", headers=bearer(alice_token)).status_code == 200
 
 
 # --- Redirects (ASVS 5.1.5) -----------------------------------------------------------------
