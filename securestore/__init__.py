@@ -20,6 +20,8 @@ from securestore.api.spec import create_api
 from securestore.api.views import bp as api_bp
 from securestore.auth import sessions
 from securestore.auth.views import bp as auth_bp
+from securestore.backups import retry as backup_retry
+from securestore.backups.cli import backup
 from securestore.cli import users
 from securestore.extensions import csrf, db, login_manager, migrate, storage
 from securestore.files.icons import file_icon
@@ -109,6 +111,7 @@ def register_extensions(app: Flask) -> None:
     throttle.init_app(app)
     sessions.init_app(app)
     headers.init_app(app)
+    backup_retry.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -148,6 +151,7 @@ def register_commands(app: Flask) -> None:
     """Add the admin commands to the `flask` CLI."""
     app.cli.add_command(users)
     app.cli.add_command(tokens)
+    app.cli.add_command(backup)
 
 
 def _migrations_directory() -> str:

@@ -49,7 +49,7 @@ def list_users() -> None:
         select(
             User.username, func.count(StoredFile.id), func.coalesce(func.sum(StoredFile.size), 0)
         )
-        .outerjoin(StoredFile, StoredFile.owner_id == User.id)
+        .outerjoin(StoredFile, (StoredFile.owner_id == User.id) & StoredFile.live())
         .group_by(User.id)
         .order_by(User.username)
     )

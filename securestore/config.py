@@ -19,6 +19,9 @@ GIB = 1024**3
 MIB = 1024**2
 DEFAULT_MAX_UPLOAD_BYTES = 5 * GIB
 DEFAULT_UPLOAD_PART_BYTES = 8 * MIB
+DEFAULT_BACKUP_RETENTION_DAYS = 30
+DEFAULT_BACKUP_MAX_ATTEMPTS = 10
+DEFAULT_BACKUP_RETRY_DELAY_SECONDS = 30
 # S3 refuses multipart parts smaller than 5 MiB (except the last one).
 MIN_UPLOAD_PART_BYTES = 5 * MIB
 # S3 allows at most 5 GiB per part.
@@ -90,6 +93,13 @@ def settings_from_environ(environ: Mapping[str, str], instance_path: str) -> dic
         "TRUSTED_PROXY_COUNT": _int(environ, "TRUSTED_PROXY_COUNT", 0),
         **cookie_settings(_bool(environ, "SECURE_COOKIES", environment != "development")),
         **security_settings(environ),
+        "BACKUP_RETENTION_DAYS": _int(
+            environ, "BACKUP_RETENTION_DAYS", DEFAULT_BACKUP_RETENTION_DAYS
+        ),
+        "BACKUP_MAX_ATTEMPTS": _int(environ, "BACKUP_MAX_ATTEMPTS", DEFAULT_BACKUP_MAX_ATTEMPTS),
+        "BACKUP_RETRY_DELAY_SECONDS": _int(
+            environ, "BACKUP_RETRY_DELAY_SECONDS", DEFAULT_BACKUP_RETRY_DELAY_SECONDS
+        ),
     }
 
 
@@ -171,6 +181,12 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"DOWNLOAD_MODE must be one of {', '.join(DOWNLOAD_MODES)}")
     if not 1 <= config["DOWNLOAD_URL_SECONDS"] <= MAX_DOWNLOAD_URL_SECONDS:
         raise ConfigError("DOWNLOAD_URL_SECONDS must be between 1 and 604800 (seven days)")
+    if config["BACKUP_RETENTION_DAYS"] < 0:
+        raise ConfigError("BACKUP_RETENTION_DAYS must be 0 or more days")
+    if config["BACKUP_MAX_ATTEMPTS"] < 1:
+        raise ConfigError("BACKUP_MAX_ATTEMPTS must be at least 1")
+    if config["BACKUP_RETRY_DELAY_SECONDS"] < 0:
+        raise ConfigError("BACKUP_RETRY_DELAY_SECONDS must be 0 (off) or more seconds")
     validate_security(config)
 
 

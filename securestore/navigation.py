@@ -10,6 +10,7 @@ from flask import current_app, url_for
 
 # (label, Bootstrap Icons class, candidate endpoints: the first that exists is used)
 ACCOUNT_LINKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Recently deleted", "bi-trash3", ("files.deleted",)),
     ("Account security", "bi-shield-check", ("auth.account",)),
     ("Change password", "bi-key", ("auth.change_password", "auth.password")),
     ("Recent activity", "bi-clock-history", ("auth.activity",)),

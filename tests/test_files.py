@@ -196,9 +196,11 @@ def test_delete_removes_the_file_from_list_and_primary(
         f"/files/{record.id}/delete", data={"csrf_token": csrf_token(client, "/files/")}
     )
     assert response.status_code == 303
-    assert records(app) == []
+    (kept,) = records(app)
+    assert kept.deleted_at is not None  # kept for "Recently deleted" until purged
     assert bucket_keys(s3, PRIMARY) == []
     assert 'text-break">gone.txt<' not in client.get("/files/").get_data(as_text=True)
+    assert client.get(f"/files/{record.id}/download").status_code == 404
     # The backup copy stays: an accidental delete can still be recovered.
     assert object_body(s3, BACKUP, "alice/gone.txt") == b"bye"
 

@@ -19,6 +19,14 @@ def test_health_is_ok_when_everything_answers(client: FlaskClient) -> None:
             "primary": {"ok": True, "error": None},
             "backup": {"ok": True, "error": None},
         },
+        "backups": {
+            "done": 0,
+            "pending": 0,
+            "failed": 0,
+            "verified": 0,
+            "deleted": 0,
+            "served_from_backup": 0,
+        },
     }
 
 

@@ -1,4 +1,4 @@
-"""The `StoredFile` model: one row per object in the primary bucket."""
+"""The `StoredFile` model: one row per file, live or deleted within the backup retention."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from securestore.auth.models import User
 from securestore.db_types import UTCDateTime, utcnow
@@ -31,7 +32,12 @@ class BackupState(enum.StrEnum):
 
 
 class StoredFile(db.Model):  # type: ignore[name-defined,misc]
-    """A user's file. The row is written only after its object exists in the primary bucket."""
+    """A user's file. The row is written only after its object exists in the primary bucket.
+
+    A deleted file keeps its row (`deleted_at` set) until `backup sync` purges it after the
+    retention period: its backup copy can be restored, and its name and key stay reserved so
+    no new upload can overwrite that copy.
+    """
 
     __tablename__ = "stored_files"
     __table_args__ = (
@@ -43,6 +49,7 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
         # lower(name), which Alembic cannot compare on SQLite: see the README's Performance.)
         Index("ix_stored_files_owner_size", "owner_id", "size", "id"),
         Index("ix_stored_files_backup_state", "backup_state"),
+        Index("ix_stored_files_deleted_at", "deleted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,8 +72,24 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
     backup_error: Mapped[str | None] = mapped_column(Text)
     backup_attempts: Mapped[int] = mapped_column(Integer, default=0)
     backed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When `backup sync` may try again (bounded backoff); NULL means now.
+    backup_next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Whoever is copying the file right now (a sync run or an upload) and until when; taken
+    # with a conditional UPDATE so two sync runs never copy the same file.
+    backup_lease_owner: Mapped[str | None] = mapped_column(String(64))
+    backup_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by `backup verify` when both copies checked out; cleared when a check fails.
+    backup_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Downloads served from the backup because the primary object was missing or unreachable.
+    backup_reads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     owner: Mapped[User] = relationship()
+
+    @classmethod
+    def live(cls) -> ColumnElement[bool]:
+        """The condition that keeps deleted files out of listings and lookups."""
+        return cls.deleted_at.is_(None)
 
     def __repr__(self) -> str:
         return f"<StoredFile {self.key}>"

@@ -2,7 +2,8 @@
 
 Order of writes is what keeps data safe: the object is written first and the row only after,
 so no row ever points to a missing object; a row that cannot be committed takes its object
-away again (or leaves an orphan that `backup verify` reports).
+away again (or leaves an orphan that `backup verify` reports). Deleted files keep their row
+until the backup retention ends (see `files.trash`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
-from urllib.parse import quote
 
 from flask import current_app
 from sqlalchemy import ColumnElement, func, select, tuple_
@@ -23,7 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from securestore.audit import service as audit
 from securestore.auth.models import User
-from securestore.db_types import utcnow
+from securestore.backups import service as backups
+from securestore.backups.retry import retrier
 from securestore.errors import (
     NotFoundError,
     ObjectExistsError,
@@ -32,6 +33,7 @@ from securestore.errors import (
     ValidationError,
 )
 from securestore.extensions import db, storage
+from securestore.files import trash
 from securestore.files.models import BackupState, StoredFile
 from securestore.files.naming import clean_filename, numbered_name, object_key
 from securestore.formatting import content_disposition
@@ -116,7 +118,7 @@ def get_file(user: User, file_id: int) -> StoredFile:
     if not 0 < file_id <= MAX_FILE_ID:
         raise NotFoundError()
     record = db.session.get(StoredFile, file_id)
-    if record is None or record.owner_id != user.id:
+    if record is None or record.owner_id != user.id or record.deleted_at is not None:
         raise NotFoundError()
     return record
 
@@ -127,7 +129,8 @@ def store_upload(
     """Store one uploaded file under a name the user does not have yet, then back it up.
 
     A taken name gets the next free `name (N)`; existing files are never overwritten. The
-    upload succeeds even when the backup copy fails: the file is then `pending`.
+    upload succeeds even when the backup copy fails: the file is then `pending`, and is
+    retried in the background soon after (and by `backup sync`).
     """
     name = clean_filename(filename)
     content_type = _content_type(content_type)
@@ -159,53 +162,24 @@ def store_upload(
         sha256=stored.sha256,
         backup_state=BackupState.PENDING,
     )
+    backups.lease_for_upload(record)
     _commit_new_record(record)
-    back_up(record)
+    if not backups.back_up(record):
+        retrier().schedule(record.id)
     audit.record("upload", user=user, detail=_describe(record))
     return record
 
 
-def back_up(record: StoredFile) -> None:
-    """Copy the file to the backup bucket and record the outcome; never raises for S3."""
-    record.backup_attempts += 1
-    try:
-        storage.copy_to_backup(
-            record.key,
-            size=record.size,
-            content_type=record.content_type,
-            metadata=backup_metadata(record),
-        )
-    except StorageError as error:
-        log.warning(
-            "backup of s3://%s/%s to s3://%s/%s is pending: %s",
-            storage.primary_bucket,
-            record.key,
-            storage.backup_bucket,
-            record.key,
-            error.detail,
-        )
-        record.backup_state = BackupState.PENDING
-        record.backup_error = error.detail
-    else:
-        record.backup_state = BackupState.DONE
-        record.backup_error = None
-        record.backed_up_at = utcnow()
-    db.session.commit()
-
-
-def backup_metadata(record: StoredFile) -> dict[str, str]:
-    """Describe a file on its backup copy, so the backup bucket alone can rebuild it."""
-    return {
-        "sha256": record.sha256,
-        "owner": record.key.split("/", 1)[0],
-        # S3 metadata is ASCII only; the exact Unicode name survives percent-encoded.
-        "filename": quote(record.name, safe=""),
-    }
-
-
 def open_download(record: StoredFile, span: tuple[int, int] | None = None) -> ObjectStream:
-    """Stream the file's bytes from the primary bucket: all of them, or `[start, stop)`."""
-    stream = storage.open(record.key, span=span)
+    """Stream the file's bytes (all of them, or `[start, stop)`) from the primary bucket.
+
+    When the primary object is missing or the primary bucket does not answer, the bytes come
+    from the backup copy instead.
+    """
+    try:
+        stream = storage.open(record.key, span=span)
+    except (NotFoundError, StorageError) as error:
+        stream = backups.open_from_backup(record, error, span=span)
     audit.record("download", user=record.owner, detail=_describe(record))
     return stream
 
@@ -223,22 +197,18 @@ def download_url(record: StoredFile) -> str:
 
 
 def delete_file(user: User, file_id: int) -> StoredFile:
-    """Delete the user's file from the primary bucket and the database.
+    """Delete the user's file; it stays under "Recently deleted" until the retention ends.
 
-    The object goes first: if S3 refuses, the file stays listed and nothing changed. The
-    backup copy is kept.
+    The object goes first: if S3 refuses, the file stays listed and nothing changed.
     """
     record = get_file(user, file_id)
-    storage.delete(record.key)
-    detail = _describe(record)
-    db.session.delete(record)
-    db.session.commit()
-    audit.record("delete", user=user, detail=detail)
+    trash.move_to_trash(record)
+    audit.record("delete", user=user, detail=_describe(record))
     return record
 
 
 def _owned_and_named(user: User, name_filter: str | None) -> ColumnElement[bool]:
-    condition = StoredFile.owner_id == user.id
+    condition = (StoredFile.owner_id == user.id) & StoredFile.live()
     if name_filter:
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", name_filter) + "%"
         condition = condition & StoredFile.name.ilike(pattern, escape="\\")

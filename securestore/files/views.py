@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 
 from securestore.errors import SecureStoreError, TooLargeError, ValidationError, wants_json
 from securestore.extensions import csrf
-from securestore.files import service, streaming
+from securestore.files import service, streaming, trash
 from securestore.files.models import StoredFile
 from securestore.files.responses import download_response
 
@@ -115,10 +115,26 @@ def confirm_delete(file_id: int) -> str:
 
 @bp.post("/<int:file_id>/delete")
 def delete(file_id: int) -> ResponseReturnValue:
-    """Delete the file; the list no longer shows it."""
+    """Delete the file; the list no longer shows it, "Recently deleted" does."""
     record = service.delete_file(current_user, file_id)
-    flash(f"Deleted {record.name}.", "success")
+    flash(f"Deleted {record.name}. You can restore it from Recently deleted.", "success")
     return redirect(url_for("files.index"), code=303)
+
+
+@bp.get("/deleted")
+def deleted() -> str:
+    """Show the user's deleted files that can still be restored, and until when."""
+    return render_template(
+        "files/deleted.html", files=trash.list_deleted(current_user), retention=trash.retention()
+    )
+
+
+@bp.post("/<int:file_id>/restore")
+def restore(file_id: int) -> ResponseReturnValue:
+    """Restore a deleted file from its backup copy; it is listed again under its name."""
+    record = trash.restore(current_user, file_id)
+    flash(f"Restored {record.name}.", "success")
+    return redirect(url_for("files.deleted"), code=303)
 
 
 def listing_context() -> dict[str, Any]:

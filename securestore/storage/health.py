@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from securestore.backups import service as backups
 from securestore.extensions import db, storage
 
 
 def health_report() -> tuple[dict[str, Any], bool]:
-    """Return `{"status", "checks"}` and whether everything answered."""
+    """Return `{"status", "checks", "backups"}` and whether everything answered.
+
+    `backups` (counts by backup state) is null when the database does not answer.
+    """
     checks: dict[str, dict[str, bool | str | None]] = {"database": database_check()}
     for role, bucket in zip(("primary", "backup"), storage.health(), strict=True):
         checks[role] = {"ok": bucket.ok, "error": bucket.error}
     healthy = all(check["ok"] for check in checks.values())
-    return {"status": "ok" if healthy else "unavailable", "checks": checks}, healthy
+    counts = asdict(backups.counts()) if checks["database"]["ok"] else None
+    return {
+        "status": "ok" if healthy else "unavailable",
+        "checks": checks,
+        "backups": counts,
+    }, healthy
 
 
 def database_check() -> dict[str, bool | str | None]:

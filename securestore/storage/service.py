@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 import boto3
@@ -57,6 +58,29 @@ class ObjectStream:
     size: int
     content_type: str
     chunks: Iterator[bytes]
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What S3 says about an object without reading it.
+
+    `sha256` (hex) is set only when S3 holds a full-object SHA-256 checksum: a multipart
+    object's checksum covers its parts, not its bytes, so it cannot be compared to a file hash.
+    """
+
+    size: int
+    content_type: str
+    metadata: dict[str, str]
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One key of a bucket listing, with its size and when it was written."""
+
+    key: str
+    size: int
+    last_modified: datetime
 
 
 @dataclass(frozen=True)
@@ -231,28 +255,43 @@ class S3Storage:
         `metadata` is stored on the backup copy so a file can be identified from the backup
         bucket alone. Raises `StorageError` (already logged with bucket and key) on failure.
         """
-        source = {"Bucket": self.primary_bucket, "Key": key}
-        with _translated("back up", self.backup_bucket, key):
+        self._copy(
+            self.primary_bucket, self.backup_bucket, key, size, content_type, metadata, "back up"
+        )
+
+    def copy_from_backup(self, key: str, *, size: int, content_type: str) -> None:
+        """Put the backup copy of `key` back in the primary bucket, replacing what is there."""
+        self._copy(self.backup_bucket, self.primary_bucket, key, size, content_type, {}, "restore")
+
+    def _copy(
+        self,
+        source_bucket: str,
+        bucket: str,
+        key: str,
+        size: int,
+        content_type: str,
+        metadata: Mapping[str, str],
+        action: str,
+    ) -> None:
+        # S3 computes a SHA-256 of the copy it writes, which `head` lets verify compare to the
+        # recorded hash without reading the bytes.
+        source = {"Bucket": source_bucket, "Key": key}
+        arguments = {
+            "MetadataDirective": "REPLACE",
+            "ContentType": content_type,
+            "Metadata": dict(metadata),
+            "ChecksumAlgorithm": "SHA256",
+        }
+        with _translated(action, bucket, key):
             if size <= COPY_OBJECT_LIMIT:
                 self.client.copy_object(
-                    Bucket=self.backup_bucket,
+                    Bucket=bucket,
                     Key=key,
                     CopySource=source,  # type: ignore[arg-type]
-                    MetadataDirective="REPLACE",
-                    ContentType=content_type,
-                    Metadata=dict(metadata),
+                    **arguments,  # type: ignore[arg-type]
                 )
             else:
-                self.client.copy(
-                    source,  # type: ignore[arg-type]
-                    self.backup_bucket,
-                    key,
-                    ExtraArgs={
-                        "MetadataDirective": "REPLACE",
-                        "ContentType": content_type,
-                        "Metadata": dict(metadata),
-                    },
-                )
+                self.client.copy(source, bucket, key, ExtraArgs=arguments)  # type: ignore[arg-type]
 
     def open(
         self, key: str, *, bucket: str | None = None, span: tuple[int, int] | None = None
@@ -291,10 +330,39 @@ class S3Storage:
                 ExpiresIn=expires_in,
             )
 
-    def delete(self, key: str) -> None:
-        """Delete `key` from the primary bucket; the backup copy is kept."""
-        with _translated("delete", self.primary_bucket, key):
-            self.client.delete_object(Bucket=self.primary_bucket, Key=key)
+    def sha256(self, key: str, *, bucket: str) -> str:
+        """Read an object through and return the SHA-256 (hex) of its bytes."""
+        digest = hashlib.sha256()
+        for chunk in self.open(key, bucket=bucket).chunks:
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    def head(self, key: str, *, bucket: str) -> ObjectInfo:
+        """Describe an object; raises `NotFoundError` when it does not exist."""
+        with _translated("inspect", bucket, key):
+            answer = self.client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        checksum = answer.get("ChecksumSHA256")
+        full_object = checksum is not None and "-" not in checksum
+        return ObjectInfo(
+            size=answer["ContentLength"],
+            content_type=answer.get("ContentType") or "application/octet-stream",
+            metadata=dict(answer.get("Metadata") or {}),
+            sha256=base64.b64decode(checksum).hex() if full_object and checksum else None,
+        )
+
+    def list_objects(self, bucket: str, *, prefix: str = "") -> Iterator[ListedObject]:
+        """Yield every object of `bucket` under `prefix`, a page of 1000 keys at a time."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        with _translated("list", bucket, prefix + "*"):
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield ListedObject(item["Key"], item["Size"], item["LastModified"])
+
+    def delete(self, key: str, *, bucket: str | None = None) -> None:
+        """Delete `key` from a bucket (the primary by default); deleting nothing is no error."""
+        bucket = bucket or self.primary_bucket
+        with _translated("delete", bucket, key):
+            self.client.delete_object(Bucket=bucket, Key=key)
 
     def health(self) -> list[BucketHealth]:
         """Check that both buckets exist and answer with the app's credentials."""

@@ -1,4 +1,5 @@
-"""Health checks: `/healthz` for load balancers, `/storage/health` for operators."""
+"""Health checks: `/healthz` for load balancers, `/storage/health` (with backup counts) for
+operators and monitors."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ def healthz() -> tuple[Response, int]:
 
 @bp.get("/health")
 def health() -> tuple[Response, int]:
-    """Answer 200 when the database and both buckets answer, else 503 saying which failed."""
+    """Answer 200 when the database and both buckets answer, else 503 saying which failed.
+
+    `backups` counts live files by backup state (pending and failed ones have no good second
+    copy yet); it is information for monitoring, not a reason to take the app out of service.
+    """
     body, healthy = health_report()
     return jsonify(body), 200 if healthy else 503

@@ -1,0 +1,1 @@
+"""Backup copies: retry, sync, verify, repair, restore, and the `backup` CLI group."""
