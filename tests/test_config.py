@@ -28,6 +28,7 @@ def test_settings_are_read_from_the_environment(production_env: pytest.MonkeyPat
     assert app.config["S3_PRIMARY_BUCKET"] == "p-bucket"
     assert app.config["MAX_UPLOAD_BYTES"] == 1_000_000
     assert app.config["MAX_CONTENT_LENGTH"] == 1_000_000
+    assert app.config["BACKUP_RETENTION_DAYS"] == 30
 
 
 def test_heroku_style_postgres_urls_are_accepted(production_env: pytest.MonkeyPatch) -> None:
@@ -50,6 +51,9 @@ def test_heroku_style_postgres_urls_are_accepted(production_env: pytest.MonkeyPa
         ("DOWNLOAD_MODE", "teleport", "DOWNLOAD_MODE must be one of stream, redirect"),
         ("DOWNLOAD_URL_SECONDS", "0", "DOWNLOAD_URL_SECONDS must be between"),
         ("SECURESTORE_ENV", "staging", "SECURESTORE_ENV must be one of"),
+        ("BACKUP_RETENTION_DAYS", "-1", "BACKUP_RETENTION_DAYS must be 0 or more"),
+        ("BACKUP_MAX_ATTEMPTS", "0", "BACKUP_MAX_ATTEMPTS must be at least 1"),
+        ("BACKUP_RETRY_DELAY_SECONDS", "soon", "BACKUP_RETRY_DELAY_SECONDS must be a whole"),
     ],
 )
 def test_bad_settings_stop_start_up_naming_the_variable(
