@@ -282,7 +282,7 @@ def test_download_falls_back_to_the_backup_when_the_primary_fails(
     body = "résumé".encode() * 1000
     upload(client, ("cv.txt", body))
     with app.app_context():
-        (record,) = files.list_files(db.session.scalars(db.select(User)).one())
+        (record,) = db.session.scalars(db.select(StoredFile)).all()
     s3.delete_object(Bucket=PRIMARY, Key=record.key)
     missing = client.get(f"/files/{record.id}/download")
     assert missing.status_code == 200
