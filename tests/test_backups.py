@@ -19,6 +19,7 @@ from flask_migrate import upgrade
 from sqlalchemy.exc import OperationalError
 
 from securestore import create_app
+from securestore.audit.models import AuditEvent
 from securestore.auth.models import User
 from securestore.backups import service as backups
 from securestore.backups.retry import retrier
@@ -334,6 +335,9 @@ def test_delete_then_restore_within_retention_keeps_the_backup_safe_from_new_upl
     assert restored.status_code == 303
     assert object_body(s3, PRIMARY, "alice/report.pdf") == b"the original"
     assert client.get(f"/files/{original.id}/download").data == b"the original"
+    with app.app_context():
+        events = db.session.scalars(db.select(AuditEvent.event).order_by(AuditEvent.id)).all()
+    assert events.count("restore") == 1
     assert "Nothing deleted recently" in client.get("/files/deleted").get_data(as_text=True)
     listing = client.get("/files/").get_data(as_text=True)
     assert 'text-break">report.pdf<' in listing and 'text-break">report (2).pdf<' in listing

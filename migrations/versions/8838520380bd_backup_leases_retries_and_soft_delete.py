@@ -1,7 +1,7 @@
 """backup leases, retries, verification and soft delete
 
 Revision ID: 8838520380bd
-Revises: 8df73f4ce9ad
+Revises: 717fa5907950
 Create Date: 2026-11-28
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8838520380bd'
-down_revision = '8df73f4ce9ad'
+down_revision = '717fa5907950'
 branch_labels = None
 depends_on = None
 

@@ -91,5 +91,10 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
         """The condition that keeps deleted files out of listings and lookups."""
         return cls.deleted_at.is_(None)
 
+    @property
+    def audit_label(self) -> str:
+        """How audit events name this file (never its bytes or a URL)."""
+        return f"file {self.id}: {self.name}"
+
     def __repr__(self) -> str:
         return f"<StoredFile {self.key}>"

@@ -166,7 +166,7 @@ def store_upload(
     _commit_new_record(record)
     if not backups.back_up(record):
         retrier().schedule(record.id)
-    audit.record("upload", user=user, detail=_describe(record))
+    audit.record("upload", user=user, detail=record.audit_label)
     return record
 
 
@@ -180,7 +180,7 @@ def open_download(record: StoredFile, span: tuple[int, int] | None = None) -> Ob
         stream = storage.open(record.key, span=span)
     except (NotFoundError, StorageError) as error:
         stream = backups.open_from_backup(record, error, span=span)
-    audit.record("download", user=record.owner, detail=_describe(record))
+    audit.record("download", user=record.owner, detail=record.audit_label)
     return stream
 
 
@@ -192,7 +192,7 @@ def download_url(record: StoredFile) -> str:
         content_type=record.content_type,
         expires_in=current_app.config["DOWNLOAD_URL_SECONDS"],
     )
-    audit.record("download", user=record.owner, detail=_describe(record) + " (signed URL)")
+    audit.record("download", user=record.owner, detail=record.audit_label + " (signed URL)")
     return url
 
 
@@ -203,7 +203,7 @@ def delete_file(user: User, file_id: int) -> StoredFile:
     """
     record = get_file(user, file_id)
     trash.move_to_trash(record)
-    audit.record("delete", user=user, detail=_describe(record))
+    audit.record("delete", user=user, detail=record.audit_label)
     return record
 
 
@@ -253,10 +253,6 @@ def _fits(value: Any, order: str) -> bool:
     if order in ("name", "name_desc"):
         return isinstance(value, str)
     return type(value) is int and 0 <= value <= MAX_FILE_ID
-
-
-def _describe(record: StoredFile) -> str:
-    return f"file {record.id}: {record.name}"
 
 
 def _free_name(user: User, name: str, taken: set[str]) -> str:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
+from securestore.audit import service as audit
 from securestore.auth.models import User
 from securestore.backups.service import back_up, claim, new_lease_owner
 from securestore.backups.verify import check_copy
@@ -95,4 +96,5 @@ def restore(user: User, file_id: int) -> StoredFile:
             storage.delete(record.key)
             raise NotFoundError()
     db.session.refresh(record)
+    audit.record("restore", user=user, detail=record.audit_label)
     return record
