@@ -45,7 +45,7 @@ def token_required(scope: str | None) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            token = service.authenticate(bearer_token())
+            token = service.authenticate_request(bearer_token(), request.remote_addr)
             if scope is not None:
                 service.require_scope(token, scope)
             g.api_token = token

@@ -37,6 +37,7 @@ _ERROR_DESCRIPTIONS = {
     413: "The upload is larger than the server accepts.",
     416: "The `Range` starts past the end of the file.",
     422: "A query parameter is malformed.",
+    429: "Too many wrong tokens from this address: wait `Retry-After` seconds.",
     502: "The object store did not answer; nothing changed.",
     503: "The file could not be recorded, or the service is unhealthy.",
 }
@@ -45,8 +46,11 @@ _ERROR_DESCRIPTIONS = {
 def errors(*statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Document the error answers an operation can give, in the shared error shape."""
 
+    # Every authenticated operation can also be throttled after repeated wrong tokens.
+    documented = (*statuses, 429) if 401 in statuses else statuses
+
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        for status in statuses:
+        for status in documented:
             view = bp.alt_response(
                 status, schema=schemas.ErrorSchema, description=_ERROR_DESCRIPTIONS[status]
             )(view)

@@ -16,10 +16,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from securestore.audit import service as audit
+from securestore.auth import service as accounts
 from securestore.auth.models import User
 from securestore.db_types import utcnow
 from securestore.errors import NotFoundError, SecureStoreError, ValidationError
 from securestore.extensions import db
+from securestore.throttle.service import throttle
 from securestore.tokens.models import PersonalAccessToken
 
 PREFIX = "sst_"
@@ -89,6 +92,7 @@ def create_token(
     )
     db.session.add(record)
     db.session.commit()
+    audit.record("token_create", user=user, detail=f"token {record.id}: {name} ({scope_text})")
     return IssuedToken(record=record, secret=f"{PREFIX}{selector}_{secret}")
 
 
@@ -110,7 +114,25 @@ def revoke_token(user: User, token_id: int) -> PersonalAccessToken:
     if record.revoked_at is None:
         record.revoked_at = utcnow()
         db.session.commit()
+        audit.record("token_revoke", user=user, detail=f"token {record.id}: {record.name}")
     return record
+
+
+def authenticate_request(token: str, address: str | None) -> PersonalAccessToken:
+    """Authenticate an API request under the login throttle of its client address.
+
+    Guessing tokens is guessing passwords: every wrong token counts against the same
+    per-address limit as failed logins, and is audited; past the limit even a valid token
+    is refused with 429 until the window ends.
+    """
+    limits = [accounts.address_limit(address)]
+    accounts.ensure_not_throttled(limits, "api_auth", lambda: None)
+    try:
+        return authenticate(token)
+    except TokenError as error:
+        throttle.hit(limits)
+        audit.record("api_auth", outcome="failed", detail=error.message)
+        raise
 
 
 def authenticate(token: str) -> PersonalAccessToken:

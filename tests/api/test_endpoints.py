@@ -16,8 +16,11 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import TestResponse, encode_multipart
 
+from securestore.audit.models import AuditEvent
+from securestore.auth import service as accounts
 from securestore.extensions import db
 from securestore.files.models import BackupState, StoredFile
+from securestore.tokens import service as tokens
 from securestore.tokens.models import PersonalAccessToken
 from tests.api.conftest import MakeToken, bearer
 from tests.conftest import BACKUP, PRIMARY, AuthActions, bucket_keys, object_body
@@ -415,6 +418,42 @@ def test_scopes_limit_what_a_token_may_do(
         assert client.get(API + path, headers=bearer(reader)).status_code == 200
     assert client.get(f"{API}/me", headers=bearer(writer)).status_code == 200
     assert bucket_keys(s3, PRIMARY) == ["alice/w.txt"]
+
+
+def audit_events(app: Flask, event: str) -> list[AuditEvent]:
+    with app.app_context():
+        query = db.select(AuditEvent).where(AuditEvent.event == event).order_by(AuditEvent.id)
+        return list(db.session.scalars(query))
+
+
+@pytest.mark.config(LOGIN_ADDRESS_LIMIT=3)
+def test_guessing_tokens_is_throttled_and_audited_like_logins(
+    app: Flask, client: FlaskClient, token: str
+) -> None:
+    """ASVS 2.2.1: wrong tokens count against the client address's login throttle."""
+    wrong = bearer(token[:-2] + "xx")
+    for _ in range(3):
+        assert error_of(client.get(f"{API}/me", headers=wrong)) == (401, "invalid_token")
+    throttled = client.get(f"{API}/me", headers=bearer(token))
+    assert error_of(throttled) == (429, "throttled")
+    assert int(throttled.headers["Retry-After"]) > 0
+    assert "being throttled" in throttled.get_json()["error"]["message"]
+    assert [e.outcome for e in audit_events(app, "api_auth")] == ["failed"] * 3 + ["throttled"]
+
+
+def test_token_creation_and_revocation_are_audited(app: Flask, make_token: MakeToken) -> None:
+    secret = make_token("alice", scopes=["read"])
+    with app.app_context():
+        user = accounts.find_user("alice")
+        assert user is not None
+        (record,) = tokens.list_tokens(user)
+        tokens.revoke_token(user, record.id)
+        tokens.revoke_token(user, record.id)  # revoking twice is recorded once
+    (created,) = audit_events(app, "token_create")
+    (revoked,) = audit_events(app, "token_revoke")
+    assert created.user_id == revoked.user_id is not None
+    assert "(read)" in (created.detail or "")
+    assert secret not in (created.detail or "")
 
 
 def test_a_browser_session_does_not_authenticate_the_api(
