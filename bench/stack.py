@@ -25,7 +25,7 @@ from botocore.config import Config as BotoConfig
 from flask_migrate import upgrade
 
 from securestore import create_app
-from securestore.locals3 import LocalS3, free_ports
+from securestore.locals3 import LocalS3
 from tests.deploy.harness import (
     Gunicorn,
     NginxSite,
@@ -132,14 +132,7 @@ def running_stack(root: Path) -> Iterator[Stack]:
     nginx = nginx_binary()
     if nginx is None:
         raise SystemExit("nginx is missing: apt-get install -y nginx")
-    s3 = LocalS3(
-        data_dir=root / "s3",
-        buckets=(PRIMARY, BACKUP),
-        access_key="bench" + secrets.token_hex(6),
-        secret_key=secrets.token_urlsafe(24),
-        ports=free_ports(),
-        log_path=root / "seaweedfs.log",
-    )
+    s3 = LocalS3.throwaway(root, (PRIMARY, BACKUP), "bench")
     s3.start()
     try:
         cert, key = _certificate(root)

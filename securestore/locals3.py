@@ -8,6 +8,7 @@ writes, so `start` waits until a real write and read succeed in every bucket.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -54,6 +55,18 @@ class LocalS3:
     log_path: Path | None = None
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def throwaway(cls, root: Path, buckets: tuple[str, ...], key_prefix: str) -> LocalS3:
+        """A server for tests and benchmarks: data under `root`, free ports, a random key."""
+        return cls(
+            data_dir=root / "data",
+            buckets=buckets,
+            access_key=key_prefix + secrets.token_hex(6),
+            secret_key=secrets.token_urlsafe(24),
+            ports=free_ports(),
+            log_path=root / "seaweedfs.log",
+        )
 
     @property
     def endpoint_url(self) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import secrets
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from werkzeug.test import TestResponse, encode_multipart
 
 from securestore import create_app
 from securestore.extensions import db
-from securestore.locals3 import LocalS3, free_ports
+from securestore.locals3 import LocalS3
 
 PRIMARY = "test-primary"
 BACKUP = "test-backup"
@@ -300,14 +299,7 @@ class GeneratedForm(io.RawIOBase):
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
     """A real SeaweedFS S3 server on free ports for the whole session."""
     root = tmp_path_factory.mktemp("seaweedfs")
-    server = LocalS3(
-        data_dir=root / "data",
-        buckets=(PRIMARY, BACKUP),
-        access_key="test" + secrets.token_hex(6),
-        secret_key=secrets.token_urlsafe(24),
-        ports=free_ports(),
-        log_path=root / "seaweedfs.log",
-    )
+    server = LocalS3.throwaway(root, (PRIMARY, BACKUP), "test")
     server.start()
     yield server
     server.stop()
