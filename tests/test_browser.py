@@ -85,7 +85,7 @@ class Browsing:
         page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_label("Confirm password").fill(PASSWORD)
         page.get_by_role("button", name="Create account").click()
-        expect(page).to_have_url("/files/")
+        self.arrive_at_files()
 
     def login(self, username: str) -> None:
         page = self.page
@@ -93,7 +93,12 @@ class Browsing:
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        expect(page).to_have_url("/files/")
+        self.arrive_at_files()
+
+    def arrive_at_files(self) -> None:
+        """Wait for the file page's scripts, not just its URL: the URL changes on the first byte."""
+        expect(self.page).to_have_url("/files/")
+        self.page.wait_for_load_state("load")
 
     def logout(self) -> None:
         page = self.page
