@@ -1,9 +1,9 @@
 """Profile the app's side of one upload and one download with py-spy (sampling, all threads).
 
 Runs the same stack as `make bench`, records the gunicorn workers with `py-spy record` while a
-file goes up and comes back through nginx, and prints where the samples fell: the functions
-with the most samples on top of the stack (self time) and the share of samples per thread
-state, so a missed target is explained by measurement.
+file goes up and comes back through nginx, and prints where the on-CPU samples fell (idle
+threads are left out): the functions with the most samples on top of the stack (self time),
+so a missed target is explained by measurement.
 Run: python -m bench.profile [MiB]   (writes the collapsed stacks to bench/results/)
 """
 
@@ -28,7 +28,7 @@ def _record(stack: Stack, label: str, work: Callable[[], Any]) -> Path:
     out = RESULTS / f"profile-{label}.txt"
     recorder = subprocess.Popen(
         [py_spy, "record", "--pid", str(stack.gunicorn.process.pid), "--subprocesses",
-         "--threads", "--idle", "--rate", "200", "--format", "raw", "--output", str(out),
+         "--threads", "--rate", "200", "--format", "raw", "--output", str(out),
          "--nonblocking"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

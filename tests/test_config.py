@@ -47,7 +47,7 @@ def test_heroku_style_postgres_urls_are_accepted(production_env: pytest.MonkeyPa
         ("S3_PART_BYTES", "1024", "S3_PART_BYTES must be at least"),
         ("S3_PART_BYTES", str(6 * 1024**3), "at most 5 GiB"),
         ("S3_UPLOAD_CONCURRENCY", "0", "S3_UPLOAD_CONCURRENCY must be at least 1"),
-        ("S3_MAX_POOL_CONNECTIONS", "2", "S3_MAX_POOL_CONNECTIONS must be at least"),
+        ("S3_MAX_POOL_CONNECTIONS", "1", "S3_MAX_POOL_CONNECTIONS must be at least"),
         ("DOWNLOAD_MODE", "teleport", "DOWNLOAD_MODE must be one of stream, redirect"),
         ("DOWNLOAD_URL_SECONDS", "0", "DOWNLOAD_URL_SECONDS must be between"),
         ("SECURESTORE_ENV", "staging", "SECURESTORE_ENV must be one of"),
@@ -90,7 +90,7 @@ def test_the_s3_pool_has_a_connection_for_every_part_of_every_gunicorn_thread(
 
     production_env.delenv("GUNICORN_THREADS", raising=False)
     default_threads = importlib.reload(gunicorn_conf).threads
-    assert create_app().config["S3_MAX_POOL_CONNECTIONS"] == default_threads * 4
+    assert create_app().config["S3_MAX_POOL_CONNECTIONS"] == default_threads * 2
     production_env.setenv("GUNICORN_THREADS", "8")
     production_env.setenv("S3_UPLOAD_CONCURRENCY", "3")
     assert create_app().config["S3_MAX_POOL_CONNECTIONS"] == 24

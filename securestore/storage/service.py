@@ -122,7 +122,7 @@ class S3Storage:
             # One connection per thread that may talk to S3 at once: gunicorn threads times
             # the parts each upload keeps in flight (see S3_MAX_POOL_CONNECTIONS).
             max_pool_connections=settings["max_pool_connections"],
-            s3={"addressing_style": "path"} if settings["endpoint_url"] else {},
+            s3=_s3_options(settings["endpoint_url"]),
         )
         client = boto3.session.Session().client(
             "s3",
@@ -161,11 +161,12 @@ class S3Storage:
     ) -> StoredObject:
         """Write `stream` to the primary bucket under `key`, never replacing an existing object.
 
-        Hashes the bytes on the way and lets S3 verify them (SHA-256 checksums). Small bodies go
-        in one PUT; larger ones as a multipart upload of `S3_PART_BYTES` parts with at most
-        `S3_UPLOAD_CONCURRENCY` parts in memory and in flight, so memory use is bounded
-        whatever the file size. Raises `ObjectExistsError` when the key is taken, `TooLargeError`
-        as soon as more than `max_bytes` arrive; on any failure nothing is left behind.
+        Hashes the bytes on the way (SHA-256) and lets S3 verify them: a small body goes in one
+        PUT checked against that SHA-256; larger ones as a multipart upload of `S3_PART_BYTES`
+        parts, each checked against its CRC32, with at most `S3_UPLOAD_CONCURRENCY` parts in
+        memory and in flight, so memory use is bounded whatever the file size. Raises
+        `ObjectExistsError` when the key is taken, `TooLargeError` as soon as more than
+        `max_bytes` arrive; on any failure nothing is left behind.
         """
         first = _read_exactly(stream, self._settings.part_bytes)
         if len(first) > max_bytes:
@@ -202,7 +203,7 @@ class S3Storage:
         bucket = self.primary_bucket
         with _translated("start upload", bucket, key):
             upload_id = self.client.create_multipart_upload(
-                Bucket=bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="SHA256"
+                Bucket=bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="CRC32"
             )["UploadId"]
         sender = _PartSender(self.client, bucket, key, upload_id, self._settings.concurrency)
         digest = hashlib.sha256()
@@ -213,6 +214,9 @@ class S3Storage:
                 size += len(chunk)
                 if size > max_bytes:
                     raise TooLargeError()
+                # The whole-file SHA-256 is computed once, here; S3 checks each part against
+                # the CRC32 that botocore sends with it (a multipart object's checksum covers
+                # its parts, so a SHA-256 per part would not give the file's hash anyway).
                 # hashlib releases the GIL on large buffers: hashing overlaps the parts in flight.
                 digest.update(chunk)
                 sender.send(chunk)
@@ -433,12 +437,12 @@ class _PartSender:
                 UploadId=self._upload_id,
                 PartNumber=number,
                 Body=body,
-                ChecksumAlgorithm="SHA256",
+                ChecksumAlgorithm="CRC32",
             )
         return {
             "PartNumber": number,
             "ETag": answer["ETag"],
-            "ChecksumSHA256": answer["ChecksumSHA256"],
+            "ChecksumCRC32": answer["ChecksumCRC32"],
         }
 
 
@@ -458,6 +462,20 @@ def _translated(action: str, bucket: str, key: str) -> Iterator[None]:
     except BotoCoreError as error:
         log.error("S3 %s failed for s3://%s/%s: %s", action, bucket, key, error)
         raise StorageError(detail=f"{type(error).__name__} on s3://{bucket}/{key}") from error
+
+
+def _s3_options(endpoint_url: str | None) -> dict[str, Any]:
+    """botocore's S3 options: path-style keys for a custom endpoint, and no payload hash.
+
+    Every upload already carries a checksum header that S3 verifies (the SHA-256 of a single
+    PUT, the CRC32 of each part). Over HTTPS botocore then skips SigV4's payload hash by itself;
+    over plain HTTP (a local S3) it would hash every byte once more, the upload's largest CPU
+    cost, so it is turned off for both.
+    """
+    options: dict[str, Any] = {"payload_signing_enabled": False}
+    if endpoint_url:
+        options["addressing_style"] = "path"
+    return options
 
 
 def _error_code(error: ClientError) -> str:
