@@ -122,7 +122,15 @@ class S3Storage:
             # One connection per thread that may talk to S3 at once: gunicorn threads times
             # the parts each upload keeps in flight (see S3_MAX_POOL_CONNECTIONS).
             max_pool_connections=settings["max_pool_connections"],
-            s3=_s3_options(settings["endpoint_url"]),
+            s3={
+                # Path-style keys for a custom endpoint (a local S3 has no bucket subdomains).
+                "addressing_style": "path" if settings["endpoint_url"] else "auto",
+                # Every upload carries a checksum header that S3 verifies (the SHA-256 of a
+                # single PUT, the CRC32 of each part). Over HTTPS botocore then skips SigV4's
+                # payload hash by itself; over plain HTTP (a local S3) it would hash every byte
+                # once more, the upload's largest CPU cost, so it is off for both.
+                "payload_signing_enabled": False,
+            },
         )
         client = boto3.session.Session().client(
             "s3",
@@ -462,20 +470,6 @@ def _translated(action: str, bucket: str, key: str) -> Iterator[None]:
     except BotoCoreError as error:
         log.error("S3 %s failed for s3://%s/%s: %s", action, bucket, key, error)
         raise StorageError(detail=f"{type(error).__name__} on s3://{bucket}/{key}") from error
-
-
-def _s3_options(endpoint_url: str | None) -> dict[str, Any]:
-    """botocore's S3 options: path-style keys for a custom endpoint, and no payload hash.
-
-    Every upload already carries a checksum header that S3 verifies (the SHA-256 of a single
-    PUT, the CRC32 of each part). Over HTTPS botocore then skips SigV4's payload hash by itself;
-    over plain HTTP (a local S3) it would hash every byte once more, the upload's largest CPU
-    cost, so it is turned off for both.
-    """
-    options: dict[str, Any] = {"payload_signing_enabled": False}
-    if endpoint_url:
-        options["addressing_style"] = "path"
-    return options
 
 
 def _error_code(error: ClientError) -> str:
