@@ -30,6 +30,7 @@ from securestore.auth.models import User
 from securestore.extensions import db
 from securestore.files.models import StoredFile
 from securestore.files.service import ORDERS, count_files, list_page
+from securestore.files.views import COUNT_LIMIT
 
 SAMPLES = 100
 PAGE = 50
@@ -130,8 +131,10 @@ def _measure_database(url: str, files: int, migrate: bool) -> dict[str, Any]:
         # A rare substring: the worst case, every row of the user is looked at.
         result["filter"] = _percentiles(lambda: list_page(user, name_filter="0999", limit=PAGE))
         # The page also shows how many files there are (and match the filter).
-        result["count"] = _percentiles(lambda: count_files(user))
-        result["count_filtered"] = _percentiles(lambda: count_files(user, "0999"))
+        result["count"] = _percentiles(lambda: count_files(user, up_to=COUNT_LIMIT))
+        result["count_filtered"] = _percentiles(
+            lambda: count_files(user, "0999", up_to=COUNT_LIMIT)
+        )
         db.session.remove()
         db.engine.dispose()
     return result

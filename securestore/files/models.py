@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
@@ -45,8 +46,7 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
         # Pages walk this index in either direction (keyset on created_at, id); carrying the
         # name lets a name filter be checked in the index without reading each row.
         Index("ix_stored_files_owner_created_name", "owner_id", "created_at", "id", "name"),
-        # list_page's size orders. (Its case-insensitive name orders would need an index on
-        # lower(name), which Alembic cannot compare on SQLite: see the README's Performance.)
+        # list_page's size orders (its name orders: ix_stored_files_owner_lower_name below).
         Index("ix_stored_files_owner_size", "owner_id", "size", "id"),
         Index("ix_stored_files_backup_state", "backup_state"),
         Index("ix_stored_files_deleted_at", "deleted_at"),
@@ -98,3 +98,13 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<StoredFile {self.key}>"
+
+
+# list_page's case-insensitive name orders walk this index, in either direction; an expression
+# index needs the mapped columns, so it is declared after the class.
+Index(
+    "ix_stored_files_owner_lower_name",
+    StoredFile.owner_id,
+    func.lower(StoredFile.name),
+    StoredFile.id,
+)

@@ -95,22 +95,35 @@ def list_page(
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValidationError(f"A page holds 1 to {MAX_PAGE_SIZE} files.")
     key, descending = ORDERS[order]
-    query = select(StoredFile).where(_owned_and_named(user, name_filter))
+    # The sort key is selected too: the cursor then holds the database's own value of it
+    # (SQLite's lower() folds only ASCII, Python's folds all of Unicode).
+    query = select(StoredFile, key).where(_owned_and_named(user, name_filter))
     if cursor:
         position = tuple_(key, StoredFile.id)
         after = _decode_cursor(cursor, order)
         query = query.where(position < after if descending else position > after)
     directions = (key.desc(), StoredFile.id.desc()) if descending else (key, StoredFile.id)
-    rows = list(db.session.scalars(query.order_by(*directions).limit(limit + 1)))
-    more = len(rows) > limit
-    items = rows[:limit]
-    return FilePage(items, _encode_cursor(order, items[-1]) if more else None)
+    rows = db.session.execute(query.order_by(*directions).limit(limit + 1)).all()
+    items = [record for record, _ in rows[:limit]]
+    if len(rows) <= limit:
+        return FilePage(items, None)
+    last_record, last_key = rows[limit - 1]
+    return FilePage(items, _encode_cursor(order, last_key, last_record.id))
 
 
-def count_files(user: User, name_filter: str | None = None) -> int:
-    """Count the user's files (those whose name contains `name_filter`, when given)."""
-    query = select(func.count(StoredFile.id)).where(_owned_and_named(user, name_filter))
-    return db.session.scalar(query) or 0
+def count_files(user: User, name_filter: str | None = None, *, up_to: int) -> int:
+    """Count the user's files (those whose name contains `name_filter`, when given).
+
+    Counting stops after `up_to` + 1 files, so its cost is bounded however many files the
+    user has: a result above `up_to` means "more than `up_to`".
+    """
+    matching = (
+        select(StoredFile.id)
+        .where(_owned_and_named(user, name_filter))
+        .limit(up_to + 1)
+        .subquery()
+    )
+    return db.session.scalar(select(func.count()).select_from(matching)) or 0
 
 
 def get_file(user: User, file_id: int) -> StoredFile:
@@ -215,16 +228,9 @@ def _owned_and_named(user: User, name_filter: str | None) -> ColumnElement[bool]
     return condition
 
 
-def _cursor_value(order: str, record: StoredFile) -> Any:
-    if order in ("newest", "oldest"):
-        return record.created_at.isoformat()
-    if order in ("name", "name_desc"):
-        return record.name.lower()
-    return record.size
-
-
-def _encode_cursor(order: str, record: StoredFile) -> str:
-    raw = json.dumps([order, _cursor_value(order, record), record.id]).encode()
+def _encode_cursor(order: str, key: Any, last_id: int) -> str:
+    value = key.isoformat() if isinstance(key, datetime) else key
+    raw = json.dumps([order, value, last_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

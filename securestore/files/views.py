@@ -26,6 +26,9 @@ from securestore.files.responses import download_response
 bp = Blueprint("files", __name__, url_prefix="/files")
 
 PAGE_SIZE = 50
+# The total beside the list is exact up to this many files, then "more than": counting stops
+# there, so a page costs the same for a user with a million files.
+COUNT_LIMIT = 10_000
 # Sortable columns: label, the order a first click picks, and the one a second click flips to.
 SORT_COLUMNS = {
     "name": ("Name", "name", "name_desc"),
@@ -154,7 +157,8 @@ def listing_context() -> dict[str, Any]:
         "name_filter": name_filter,
         "descending": service.ORDERS[order][1],
         "first_page": not request.args.get("cursor"),
-        "total": service.count_files(current_user, name_filter or None),
+        "total": service.count_files(current_user, name_filter or None, up_to=COUNT_LIMIT),
+        "count_limit": COUNT_LIMIT,
         "sort_links": sort_links(order),
     }
 
