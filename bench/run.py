@@ -11,6 +11,8 @@ loopback, then for each file size measures, as medians of several runs:
 - the app's download MB/s through nginx;
 - each gunicorn worker's peak RSS (VmHWM, reset before each upload) and the bytes the app's
   and nginx's processes wrote to disk during the upload (/proc/<pid>/io write_bytes);
+- the CPU seconds per GiB that the client, nginx, the app and SeaweedFS spend on raw and app
+  uploads and downloads: on a small machine they share the cores, which bounds the ratios;
 - 8 concurrent uploads through the app versus 8 concurrent raw uploads;
 - listing latency (bench/listing.py) at 100,000 files on SQLite and PostgreSQL.
 
@@ -44,6 +46,9 @@ from bench.stack import BACKUP, NO_BACKUP, PRIMARY, Stack, running_app, running_
 from securestore.files.service import ORDERS
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
+# What the CPU table covers: raw boto3 and the app (without the backup copy), each direction.
+CPU_PATHS = ("raw_up", "app_up", "raw_down", "app_down")
 RESULTS = Path(__file__).resolve().parent / "results"
 PASSWORD = "a long enough benchmark password"
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -184,6 +189,41 @@ class Watch:
         return sum(process.io_counters().write_bytes for process in self.processes)
 
 
+@dataclass
+class CpuMeter:
+    """CPU seconds (user + system) that each part of the stack spends while the block runs.
+
+    "client" is this process (the raw boto3 client or the browser-like one), "app" the
+    gunicorn workers when an app runs, "s3" the SeaweedFS server.
+    """
+
+    stack: Stack
+    used: dict[str, float] = field(default_factory=dict)
+    _processes: dict[str, list[psutil.Process]] = field(default_factory=dict)
+    _before: dict[str, float] = field(default_factory=dict)
+
+    def __enter__(self) -> CpuMeter:
+        assert self.stack.s3.pid is not None
+        self._processes = {
+            "client": [psutil.Process()],
+            "nginx": self.stack.nginx_processes(),
+            "app": self.stack.app_processes() if self.stack.gunicorn else [],
+            "s3": [psutil.Process(self.stack.s3.pid)],
+        }
+        self._before = self._read()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        after = self._read()
+        self.used = {part: after[part] - self._before[part] for part in after}
+
+    def _read(self) -> dict[str, float]:
+        return {
+            part: sum(sum(process.cpu_times()[:2]) for process in processes)
+            for part, processes in self._processes.items()
+        }
+
+
 def _vm_hwm(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -214,29 +254,38 @@ def measure_size(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> dict
     times: dict[str, list[float]] = {k: [] for k in ("raw_up", "raw_down", "copy", "app_up",
                                                      "app_up_backup", "app_down")}  # fmt: skip
     peaks, written = [], []
+    cpu: dict[str, list[dict[str, float]]] = {k: [] for k in CPU_PATHS}
     for _ in range(runs):
         key = f"raw/{next(seq)}.bin"
-        started = time.perf_counter()
-        raw.upload_fileobj(GeneratedFile(size), PRIMARY, key, Config=transfer)
-        times["raw_up"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        raw.download_fileobj(PRIMARY, key, _Discard(), Config=transfer)
-        times["raw_down"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        raw.copy_object(Bucket=BACKUP, Key=key, CopySource={"Bucket": PRIMARY, "Key": key})
-        times["copy"].append(time.perf_counter() - started)
+        with CpuMeter(stack) as meter:
+            times["raw_up"].append(
+                _seconds(raw.upload_fileobj, GeneratedFile(size), PRIMARY, key, Config=transfer)
+            )
+        cpu["raw_up"].append(meter.used)
+        with CpuMeter(stack) as meter:
+            times["raw_down"].append(
+                _seconds(raw.download_fileobj, PRIMARY, key, _Discard(), Config=transfer)
+            )
+        cpu["raw_down"].append(meter.used)
+        source = {"Bucket": PRIMARY, "Key": key}
+        times["copy"].append(_seconds(raw.copy_object, Bucket=BACKUP, Key=key, CopySource=source))
         _delete(raw, key)
     for backup_bucket, label in ((NO_BACKUP, "app_up"), (BACKUP, "app_up_backup")):
         with running_app(stack, backup_bucket):
             browser = Browser(stack, f"user{next(seq)}")
             for _ in range(runs):
                 name = f"f{next(seq)}.bin"
-                with Watch(stack) as watch:
+                with Watch(stack) as watch, CpuMeter(stack) as meter:
                     times[label].append(browser.upload(name, size))
                 peaks.append(watch.peak_rss)
                 written.append(watch.written)
-                if label == "app_up_backup":
-                    times["app_down"].append(browser.download(_file_id(stack, name), size))
+                if label == "app_up":
+                    cpu["app_up"].append(meter.used)
+                else:
+                    file_id = _file_id(stack, name)
+                    with CpuMeter(stack) as meter:
+                        times["app_down"].append(browser.download(file_id, size))
+                    cpu["app_down"].append(meter.used)
                 _delete(raw, f"{browser.username}/{name}")
     return {
         "size_mib": size // MIB,
@@ -257,8 +306,19 @@ def measure_size(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> dict
                                 statistics.median(times["app_down"]), 2),
         "worker_peak_rss_mib": round(max(peaks) / MIB, 1),
         "disk_bytes_written_per_upload": max(written),
+        "cpu_seconds_per_gib": {
+            path: {part: round(statistics.median(run[part] for run in runs_) * GIB / size, 2)
+                   for part in runs_[0]}
+            for path, runs_ in cpu.items()
+        },
         "runs": runs,
     }  # fmt: skip
+
+
+def _seconds(work: Callable[..., object], *args: Any, **kwargs: Any) -> float:
+    started = time.perf_counter()
+    work(*args, **kwargs)
+    return time.perf_counter() - started
 
 
 class _Discard:
@@ -344,6 +404,14 @@ def print_table(results: dict[str, Any]) -> None:
     print("MB/s, medians of", results["sizes"][0]["runs"], "runs")
     for row in rows:
         print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths, strict=True)))
+    print("\nCPU seconds per GiB moved: client / nginx / app / SeaweedFS (the cores they share)")
+    for r in results["sizes"]:
+        parts = {path: r["cpu_seconds_per_gib"][path].values() for path in CPU_PATHS}
+        line = "   ".join(
+            f"{path} " + " / ".join(f"{seconds:.2f}" for seconds in used)
+            for path, used in parts.items()
+        )
+        print(f"  {r['size_mib']:>5} MiB  {line}")
     c = results["concurrency"]
     print(
         f"\n{c['uploads']} x {c['size_mib']} MiB at once: raw {c['raw_aggregate_mbps']} MB/s, "

@@ -72,6 +72,11 @@ class LocalS3:
     def endpoint_url(self) -> str:
         return f"http://{HOST}:{self.ports['s3.port']}"
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (the benchmark meters its CPU)."""
+        return self._process.pid if self._process is not None else None
+
     def taken_ports(self) -> list[str]:
         """Name every port (and its gRPC twin) that something else already listens on."""
         taken = []
