@@ -20,10 +20,13 @@ from typing import Any
 import boto3
 import pytest
 import sqlalchemy as sa
+from botocore.awsrequest import AWSPreparedRequest
+from botocore.handlers import BUILTIN_HANDLERS
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 from moto import mock_aws
+from moto.core.models import botocore_stubber
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import TestResponse, encode_multipart
 
@@ -36,6 +39,21 @@ BACKUP = "test-backup"
 PASSWORD = "a long enough password"
 FAST_HASH_METHOD = "scrypt:1024:8:1"
 _CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def _bytes_for_moto(request: AWSPreparedRequest, **kwargs: Any) -> None:
+    """Hand moto a part's body as bytes: it parses requests with werkzeug, which takes bytes only.
+
+    The app sends multipart parts as the bytearrays it read them into (botocore and S3 take
+    them, uncopied); the SeaweedFS tests, where moto is off, keep sending them that way.
+    """
+    if botocore_stubber.enabled and isinstance(request.body, bytearray):
+        request.body = bytes(request.body)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # First among the handlers of every client created from now on: before moto's stubber.
+    BUILTIN_HANDLERS.insert(0, ("before-send", _bytes_for_moto))
 
 
 def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from io import BytesIO
 from typing import Any
@@ -80,6 +81,33 @@ def test_parts_are_uploaded_in_parallel_but_never_more_than_the_limit(
     assert response.status_code == 303
     assert in_flight["most"] == 3
     assert object_body(s3, PRIMARY, "alice/p.bin") == GeneratedForm.file_bytes(size)
+
+
+@pytest.mark.config(S3_UPLOAD_CONCURRENCY=2)
+def test_a_slow_part_keeps_its_buffer_while_later_parts_are_read(
+    app: Flask, client: FlaskClient, auth: AuthActions, s3: Any
+) -> None:
+    # Parts are read into reused buffers: part 1 is held back until part 3 has been read and
+    # sent, so a buffer handed out again before its part was sent would corrupt part 1.
+    auth.signed_up("alice")
+    with app.app_context():
+        s3_client = storage.client
+    real_upload_part = s3_client.upload_part
+    third_sent = threading.Event()
+
+    def part_one_last(**kwargs: Any) -> Any:
+        if kwargs["PartNumber"] == 1:
+            assert third_sent.wait(timeout=10)
+        answer = real_upload_part(**kwargs)
+        if kwargs["PartNumber"] == 3:
+            third_sent.set()
+        return answer
+
+    body = os.urandom(4 * 5 * MIB + 3)  # five parts, each different
+    with mock.patch.object(s3_client, "upload_part", side_effect=part_one_last):
+        response = upload(client, ("parts.bin", body))
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert object_body(s3, PRIMARY, "alice/parts.bin") == body
 
 
 @pytest.mark.config(MAX_UPLOAD_BYTES=12 * MIB)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import zlib
 from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ EXTENSION_KEY = "securestore.storage"
 # CopyObject copies at most 5 GiB; larger objects need a multipart (UploadPartCopy) copy.
 COPY_OBJECT_LIMIT = 5 * 1024**3
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+READ_STEP_BYTES = 1024 * 1024
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 _TAKEN_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
 
@@ -172,16 +174,18 @@ class S3Storage:
         Hashes the bytes on the way (SHA-256) and lets S3 verify them: a small body goes in one
         PUT checked against that SHA-256; larger ones as a multipart upload of `S3_PART_BYTES`
         parts, each checked against its CRC32, with at most `S3_UPLOAD_CONCURRENCY` parts in
-        memory and in flight, so memory use is bounded whatever the file size. Raises
-        `ObjectExistsError` when the key is taken, `TooLargeError` as soon as more than
-        `max_bytes` arrive; on any failure nothing is left behind.
+        flight. The parts are read into `S3_UPLOAD_CONCURRENCY` + 1 reused buffers, so memory
+        use is bounded whatever the file size. Raises `ObjectExistsError` when the key is
+        taken, `TooLargeError` as soon as more than `max_bytes` arrive; on any failure nothing
+        is left behind.
         """
-        first = _read_exactly(stream, self._settings.part_bytes)
-        if len(first) > max_bytes:
+        buffer = bytearray(self._settings.part_bytes)
+        filled = _fill(stream, buffer)
+        if filled > max_bytes:
             raise TooLargeError()
-        if len(first) < self._settings.part_bytes:
-            return self._put_single(key, first, content_type)
-        return self._put_multipart(key, first, stream, content_type, max_bytes)
+        if filled < len(buffer):
+            return self._put_single(key, bytes(memoryview(buffer)[:filled]), content_type)
+        return self._put_multipart(key, buffer, stream, content_type, max_bytes)
 
     def exists(self, key: str) -> bool:
         """Tell whether `key` is taken in the primary bucket (an orphan object, for instance)."""
@@ -206,7 +210,7 @@ class S3Storage:
         return StoredObject(key=key, size=len(body), sha256=digest.hexdigest())
 
     def _put_multipart(
-        self, key: str, first: bytes, stream: IO[bytes], content_type: str, max_bytes: int
+        self, key: str, first: bytearray, stream: IO[bytes], content_type: str, max_bytes: int
     ) -> StoredObject:
         bucket = self.primary_bucket
         with _translated("start upload", bucket, key):
@@ -217,19 +221,20 @@ class S3Storage:
         digest = hashlib.sha256()
         size = 0
         try:
-            chunk = first
-            while chunk:
-                size += len(chunk)
+            buffer, filled = first, len(first)
+            while filled:
+                size += filled
                 if size > max_bytes:
                     raise TooLargeError()
                 # The whole-file SHA-256 is computed once, here; S3 checks each part against
-                # the CRC32 that botocore sends with it (a multipart object's checksum covers
-                # its parts, so a SHA-256 per part would not give the file's hash anyway).
-                # hashlib releases the GIL on large buffers: hashing overlaps the parts in flight.
-                digest.update(chunk)
-                sender.send(chunk)
+                # its CRC32 (a multipart object's checksum covers its parts, so a SHA-256 per
+                # part would not give the file's hash anyway). hashlib releases the GIL on
+                # large buffers: hashing overlaps the parts in flight.
+                digest.update(memoryview(buffer)[:filled])
+                sender.send(buffer, filled)
                 sender.wait_for_room()
-                chunk = _read_exactly(stream, self._settings.part_bytes)
+                buffer = sender.free_buffer(len(first))
+                filled = _fill(stream, buffer)
             parts = sender.finish()
             with _translated("finish upload", bucket, key):
                 self.client.complete_multipart_upload(
@@ -393,9 +398,11 @@ class S3Storage:
 class _PartSender:
     """Upload the parts of one multipart upload on a few threads, at most `limit` at a time.
 
-    The caller hands over parts in order and waits for room before reading the next one, so
-    the parts held in memory never exceed `limit`. The first failure is raised to the caller
-    at its next call, which stops the upload early instead of sending parts in vain.
+    The caller hands over parts in order and waits for room before filling the next buffer,
+    so at most `limit` + 1 buffers exist: one per part in flight and the one being filled.
+    A buffer goes back to the caller only once its part is done (botocore may resend it on
+    a retry until then). The first failure is raised to the caller at its next call, which
+    stops the upload early instead of sending parts in vain.
     """
 
     def __init__(self, client: S3Client, bucket: str, key: str, upload_id: str, limit: int):
@@ -406,11 +413,32 @@ class _PartSender:
         self._limit = limit
         self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="s3-part")
         self._futures: list[Future[dict[str, Any]]] = []
+        self._held: list[tuple[Future[dict[str, Any]], bytearray]] = []
+        self._spare: list[bytearray] = []
 
-    def send(self, body: bytes) -> None:
-        """Start uploading the next part."""
+    def send(self, buffer: bytearray, filled: int) -> None:
+        """Start uploading the first `filled` bytes of `buffer` as the next part."""
         number = len(self._futures) + 1
-        self._futures.append(self._pool.submit(self._upload_part, number, body))
+        # A full buffer is sent as it is (botocore passes a bytearray to the socket uncopied);
+        # only a short last part is copied out.
+        body = buffer if filled == len(buffer) else bytes(memoryview(buffer)[:filled])
+        future = self._pool.submit(self._upload_part, number, body)
+        self._futures.append(future)
+        if body is buffer:
+            self._held.append((future, buffer))
+        else:
+            self._spare.append(buffer)
+
+    def free_buffer(self, size: int) -> bytearray:
+        """Return a buffer of `size` bytes that no part in flight uses."""
+        sending = []
+        for future, buffer in self._held:
+            if future.done():
+                self._spare.append(buffer)
+            else:
+                sending.append((future, buffer))
+        self._held = sending
+        return self._spare.pop() if self._spare else bytearray(size)
 
     def wait_for_room(self) -> None:
         """Block until fewer than `limit` parts are in flight; raise the first failure."""
@@ -437,21 +465,22 @@ class _PartSender:
             if future.done() and not future.cancelled() and future.exception() is not None:
                 future.result()
 
-    def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
+    def _upload_part(self, number: int, body: bytes | bytearray) -> dict[str, Any]:
+        # The CRC32 is computed here, on the part's own thread (zlib releases the GIL), and
+        # sent as a header: botocore then neither computes it again nor, over HTTPS, wraps
+        # the body in aws-chunked encoding (which would copy it).
+        checksum = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode("ascii")
         with _translated("upload part", self._bucket, self._key):
             answer = self.client.upload_part(
                 Bucket=self._bucket,
                 Key=self._key,
                 UploadId=self._upload_id,
                 PartNumber=number,
-                Body=body,
-                ChecksumAlgorithm="CRC32",
+                # botocore takes a bytearray (its validator does; the stubs omit it).
+                Body=body,  # type: ignore[arg-type]
+                ChecksumCRC32=checksum,
             )
-        return {
-            "PartNumber": number,
-            "ETag": answer["ETag"],
-            "ChecksumCRC32": answer["ChecksumCRC32"],
-        }
+        return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32": checksum}
 
 
 @contextmanager
@@ -476,14 +505,18 @@ def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", "Unknown"))
 
 
-def _read_exactly(stream: IO[bytes], size: int) -> bytes:
-    """Read up to `size` bytes, looping because a stream may return short reads before EOF."""
-    chunks: list[bytes] = []
-    remaining = size
-    while remaining > 0:
-        chunk = stream.read(remaining)
+def _fill(stream: IO[bytes], buffer: bytearray) -> int:
+    """Read into `buffer` until it is full or the stream ends; return how many bytes came.
+
+    Loops because a stream may return short reads long before its end; asks for at most
+    `READ_STEP_BYTES` at a time so a stream that buffers what it is asked for stays small.
+    """
+    view = memoryview(buffer)
+    filled = 0
+    while filled < len(buffer):
+        chunk = stream.read(min(len(buffer) - filled, READ_STEP_BYTES))
         if not chunk:
             break
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+        view[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
+    return filled
