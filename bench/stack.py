@@ -37,9 +37,11 @@ from tests.deploy.harness import (
 
 PRIMARY = "bench-primary"
 BACKUP = "bench-backup"
-# A bucket that does not exist: the app's backup copy then fails at once, which measures
-# the upload alone (the file stays "pending").
-NO_BACKUP = "bench-no-such-backup-bucket"
+# A bucket name botocore refuses before sending a request: the app's backup copy then fails at
+# once, which measures the upload alone (the file stays "pending"). A bucket that does not
+# exist would not do: SeaweedFS answers a copy into it with a 500, which botocore retries
+# with backoff (130-290 ms per upload).
+NO_BACKUP = "bench-no-backup!"
 
 
 @dataclass
