@@ -420,8 +420,8 @@ class _PartSender:
         """Start uploading the first `filled` bytes of `buffer` as the next part."""
         number = len(self._futures) + 1
         # A full buffer is sent as it is (botocore passes a bytearray to the socket uncopied);
-        # only a short last part is copied out.
-        body = buffer if filled == len(buffer) else bytes(memoryview(buffer)[:filled])
+        # only a short last part is copied out, so that its buffer can be reused at once.
+        body = buffer if filled == len(buffer) else bytearray(memoryview(buffer)[:filled])
         future = self._pool.submit(self._upload_part, number, body)
         self._futures.append(future)
         if body is buffer:
@@ -465,7 +465,7 @@ class _PartSender:
             if future.done() and not future.cancelled() and future.exception() is not None:
                 future.result()
 
-    def _upload_part(self, number: int, body: bytes | bytearray) -> dict[str, Any]:
+    def _upload_part(self, number: int, body: bytearray) -> dict[str, Any]:
         # The CRC32 is computed here, on the part's own thread (zlib releases the GIL), and
         # sent as a header: botocore then neither computes it again nor, over HTTPS, wraps
         # the body in aws-chunked encoding (which would copy it).
