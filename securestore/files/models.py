@@ -108,3 +108,5 @@ Index(
     func.lower(StoredFile.name),
     StoredFile.id,
 )
+# Name filters have a trigram index too, a different one per database and outside the models
+# (neither can be declared here): see securestore/files/search.py.

@@ -33,7 +33,7 @@ from securestore.errors import (
     ValidationError,
 )
 from securestore.extensions import db, storage
-from securestore.files import trash
+from securestore.files import search, trash
 from securestore.files.models import BackupState, StoredFile
 from securestore.files.naming import clean_filename, numbered_name, object_key
 from securestore.formatting import content_disposition
@@ -115,14 +115,11 @@ def count_files(user: User, name_filter: str | None = None, *, up_to: int) -> in
     """Count the user's files (those whose name contains `name_filter`, when given).
 
     Counting stops after `up_to` + 1 files, so its cost is bounded however many files the
-    user has: a result above `up_to` means "more than `up_to`".
+    user has: a result above `up_to` means "more than `up_to`". A rare name filter would still
+    read every name, so the trigram index picks the candidates (see `files.search`).
     """
-    matching = (
-        select(StoredFile.id)
-        .where(_owned_and_named(user, name_filter))
-        .limit(up_to + 1)
-        .subquery()
-    )
+    query = select(StoredFile.id).where(_owned_and_named(user, name_filter))
+    matching = search.prefiltered(query, name_filter).limit(up_to + 1).subquery()
     return db.session.scalar(select(func.count()).select_from(matching)) or 0
 
 
