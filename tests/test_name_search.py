@@ -166,16 +166,13 @@ def test_a_common_filter_walks_the_ordered_index_for_its_page(many_app: Flask) -
     assert TRIGRAM_INDEX not in page and FTS_TABLE not in page
 
 
-@pytest.mark.parametrize("text", ["09", "0\x009"])
-def test_a_filter_trigrams_cannot_serve_reads_the_names_instead(many_app: Flask, text: str) -> None:
+def test_a_filter_too_short_for_trigrams_reads_the_names_instead(many_app: Flask) -> None:
     with many_app.app_context():
-        if "\x00" in text and db.engine.dialect.name != "sqlite":
-            pytest.skip("PostgreSQL refuses a NUL in any text")
         alice = _alice()
-        statement, _ = _statements(lambda: count_files(alice, text, up_to=10_000))
+        statement, _ = _statements(lambda: count_files(alice, "09", up_to=10_000))
         assert FTS_TABLE not in statement
-        expected = sum(text in f"report {n:04d}.pdf" for n in range(5000))
-        assert count_files(alice, text, up_to=10_000) == expected
+        expected = sum("09" in f"report {n:04d}.pdf" for n in range(5000))
+        assert count_files(alice, "09", up_to=10_000) == expected
 
 
 def _fts_ids(text: str) -> list[int]:

@@ -160,6 +160,7 @@ def test_another_users_files_never_appear(filled_app: Flask) -> None:
         ({"cursor": "WyJuYW1lIiwgImEiLCAxXQ"}, "page link is out of date"),  # a "name" cursor
         ({"order": "size"}, "Unknown order"),
         ({"limit": 0}, "A page holds 1 to 200 files"),
+        ({"name_filter": "a\x00b"}, "cannot contain a NUL"),
     ],
 )
 def test_bad_page_requests_are_refused_clearly(
@@ -233,6 +234,9 @@ def test_the_files_page_shows_a_next_link_that_leads_to_the_older_files(
     assert "doc 09.txt" in second and "doc 00.txt" in second and "doc 10.txt" not in second
     assert "data-load-more" not in second
     assert client.get("/files/?cursor=garbage").status_code == 400
+    refused = client.get("/files/?q=a%00b")
+    assert refused.status_code == 400
+    assert "cannot contain a NUL" in refused.get_data(as_text=True)
 
 
 def test_a_total_past_the_count_limit_reads_more_than(

@@ -19,7 +19,7 @@ from securestore.files.models import StoredFile
 
 TRIGRAM_INDEX = "ix_stored_files_name_trgm"
 FTS_TABLE = "stored_files_name_fts"
-# Trigrams need three characters; FTS5 refuses a query string holding a NUL.
+# Trigrams need three characters.
 _MIN_TEXT = 3
 
 _fts = table(FTS_TABLE, column("rowid"), column("name"))
@@ -36,7 +36,6 @@ def prefiltered(query: Select[Any], name_filter: str | None) -> Select[Any]:
     if (
         not name_filter
         or len(name_filter) < _MIN_TEXT
-        or "\x00" in name_filter
         or db.session.get_bind().dialect.name != "sqlite"
     ):
         return query

@@ -238,6 +238,7 @@ def cursor(*parts: object) -> str:
 def test_list_refuses_bad_parameters(client: FlaskClient, token: str) -> None:
     for query, expected in [
         ("cursor=not-a-cursor", (400, "invalid_input")),
+        ("q=a%00b", (400, "invalid_input")),
         (f"cursor={cursor('newest', '2026-01-01T00:00:00', 1)}", (400, "invalid_input")),
         (f"cursor={cursor('newest', '2026-01-01T00:00:00+00:00', 2**64)}", (400, "invalid_input")),
         (f"order=largest&cursor={cursor('largest', 'big', 1)}", (400, "invalid_input")),
