@@ -460,7 +460,7 @@ def print_table(results: dict[str, Any]) -> None:
         f"MB/s, ratio {c['ratio_with_backup']}; worker peak RSS {c['worker_peak_rss_mib']} MiB, "
         f"disk {c['disk_bytes_written']} B"
     )
-    print("\nlisting, ms p50/p95 (list_page: first page, a random later page; filter; count)")
+    print("\nlisting, ms p50/p95 (list_page: first page, a random later page; total; name filters)")
     for db_name, lat in results["listing"].items():
         if "skipped" in lat:
             print(f"  {db_name}: skipped, {lat['skipped']}")
@@ -470,8 +470,15 @@ def print_table(results: dict[str, Any]) -> None:
             first, later = lat[order]["first"], lat[order]["later"]
             print(f"    {order:10} first {first['p50']:6.1f} / {first['p95']:6.1f}"
                   f"   later {later['p50']:6.1f} / {later['p95']:6.1f}")  # fmt: skip
-        for kind in ("filter", "count", "count_filtered"):
-            print(f"    {kind:16} {lat[kind]['p50']:6.1f} / {lat[kind]['p95']:6.1f}")
+        count = lat["count"]
+        print(f"    {'total':10} {count['p50']:6.1f} / {count['p95']:6.1f}")
+        for kind in listing.FILTERS:
+            cells = "   ".join(
+                f"{part} {lat[f'filter_{kind}'][part]['p50']:6.1f} / "
+                f"{lat[f'filter_{kind}'][part]['p95']:6.1f}"
+                for part in ("newest", "name", "count")
+            )
+            print(f"    filter {kind:6} {cells}")
 
 
 def main() -> None:
