@@ -13,6 +13,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,21 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def app_on_database(request: pytest.FixtureRequest, database_url: str) -> Iterator[Flask]:
+    """An app on the test's SQLite copy or, when the fixture's param is "postgresql", on a
+    fresh PostgreSQL database that the migrations build; for fixtures run on both."""
+    postgresql = request.param == "postgresql"
+    url = request.getfixturevalue("postgres_url") if postgresql else database_url
+    app = create_app(base_config(url))
+    if postgresql:
+        with app.app_context():
+            upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture

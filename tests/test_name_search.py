@@ -18,7 +18,7 @@ from securestore.extensions import db
 from securestore.files.models import StoredFile
 from securestore.files.search import FTS_TABLE, TRIGRAM_INDEX
 from securestore.files.service import count_files, list_page
-from tests.conftest import base_config
+from tests.conftest import app_on_database, base_config
 from tests.test_pagination import QueryCounter, _row
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -43,23 +43,20 @@ FILTERS = ["ÉCL", "écl", "CLAIR", "0% d", "a_b", "\\sl", '"hi"', "n k", "n \u2
 @pytest.fixture(params=["sqlite", "postgresql"])
 def tricky_app(request: pytest.FixtureRequest, s3: Any, database_url: str) -> Iterator[Flask]:
     """Alice has the TRICKY names plus a deleted "Éclair deleted.txt"; bob has "bob éclair.txt"."""
-    url = database_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    app = create_app(base_config(url))
-    with app.app_context():
-        if request.param == "postgresql":
-            upgrade()
-        alice = User(username="alice", password_hash="x")
-        bob = User(username="bob", password_hash="x")
-        db.session.add_all([alice, bob])
-        db.session.flush()
-        rows = [_row(alice.id, name, START + timedelta(seconds=n)) for n, name in enumerate(TRICKY)]
-        deleted = _row(alice.id, "Éclair deleted.txt", START)
-        deleted.deleted_at = START
-        db.session.add_all([*rows, deleted, _row(bob.id, "bob éclair.txt", START)])
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with app_on_database(request, database_url) as app:
+        with app.app_context():
+            alice = User(username="alice", password_hash="x")
+            bob = User(username="bob", password_hash="x")
+            db.session.add_all([alice, bob])
+            db.session.flush()
+            rows = [
+                _row(alice.id, name, START + timedelta(seconds=n)) for n, name in enumerate(TRICKY)
+            ]
+            deleted = _row(alice.id, "Éclair deleted.txt", START)
+            deleted.deleted_at = START
+            db.session.add_all([*rows, deleted, _row(bob.id, "bob éclair.txt", START)])
+            db.session.commit()
+        yield app
 
 
 def _ascii_contains(name: str, text: str) -> bool:
@@ -111,30 +108,25 @@ def _plan(statement: str, parameters: Any) -> str:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def many_app(request: pytest.FixtureRequest, s3: Any, database_url: str) -> Iterator[Flask]:
     """Alice has 5,000 files named "report NNNN.pdf", enough for PostgreSQL to pick indexes."""
-    url = database_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    app = create_app(base_config(url))
-    with app.app_context():
-        if request.param == "postgresql":
-            upgrade()
-        alice = User(username="alice", password_hash="x")
-        db.session.add(alice)
-        db.session.flush()
-        rows = [
-            {"owner_id": alice.id, "name": f"report {n:04d}.pdf", "key": f"k/{n}", "size": n,
-             "content_type": "application/pdf", "sha256": "0" * 64, "backup_state": "done",
-             "created_at": START + timedelta(seconds=n)}
-            for n in range(5000)
-        ]  # fmt: skip
-        db.session.execute(sa.insert(StoredFile), rows)
-        db.session.commit()
-        # As autovacuum would after so many inserts; it also empties the GIN index's pending
-        # list, which until then makes PostgreSQL price the trigram index out.
-        steady = "ANALYZE" if db.engine.dialect.name == "sqlite" else "VACUUM ANALYZE"
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql(steady)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with app_on_database(request, database_url) as app:
+        with app.app_context():
+            alice = User(username="alice", password_hash="x")
+            db.session.add(alice)
+            db.session.flush()
+            rows = [
+                {"owner_id": alice.id, "name": f"report {n:04d}.pdf", "key": f"k/{n}", "size": n,
+                 "content_type": "application/pdf", "sha256": "0" * 64, "backup_state": "done",
+                 "created_at": START + timedelta(seconds=n)}
+                for n in range(5000)
+            ]  # fmt: skip
+            db.session.execute(sa.insert(StoredFile), rows)
+            db.session.commit()
+            # As autovacuum would after so many inserts; it also empties the GIN index's
+            # pending list, which until then makes PostgreSQL price the trigram index out.
+            steady = "ANALYZE" if db.engine.dialect.name == "sqlite" else "VACUUM ANALYZE"
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as link:
+                link.exec_driver_sql(steady)
+        yield app
 
 
 def _statements(call: Any) -> tuple[str, Any]:

@@ -9,16 +9,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask_migrate import upgrade
 
-from securestore import create_app
 from securestore.auth.models import User
 from securestore.errors import ValidationError
 from securestore.extensions import db
 from securestore.files import views
 from securestore.files.models import BackupState, StoredFile
 from securestore.files.service import count_files, list_page
-from tests.conftest import AuthActions, base_config
+from tests.conftest import AuthActions, app_on_database
 
 FILES = 230
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -27,28 +25,23 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 @pytest.fixture(params=["sqlite", "postgresql"])
 def filled_app(request: pytest.FixtureRequest, s3: Any, database_url: str) -> Iterator[Flask]:
     """An app whose user `alice` has FILES files (some sharing a timestamp) and bob one."""
-    url = database_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    app = create_app(base_config(url))
-    with app.app_context():
-        if request.param == "postgresql":
-            upgrade()
-        alice, bob = (
-            User(username="alice", password_hash="x"),
-            User(username="bob", password_hash="x"),
-        )
-        db.session.add_all([alice, bob])
-        db.session.flush()
-        rows = [
-            # Pairs of files share a timestamp: the id must break the tie.
-            _row(alice.id, f"file {number:03d}.txt", START + timedelta(seconds=number // 2))
-            for number in range(FILES)
-        ]
-        rows.append(_row(bob.id, "bob only.txt", START))
-        db.session.add_all(rows)
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with app_on_database(request, database_url) as app:
+        with app.app_context():
+            alice, bob = (
+                User(username="alice", password_hash="x"),
+                User(username="bob", password_hash="x"),
+            )
+            db.session.add_all([alice, bob])
+            db.session.flush()
+            rows = [
+                # Pairs of files share a timestamp: the id must break the tie.
+                _row(alice.id, f"file {number:03d}.txt", START + timedelta(seconds=number // 2))
+                for number in range(FILES)
+            ]
+            rows.append(_row(bob.id, "bob only.txt", START))
+            db.session.add_all(rows)
+            db.session.commit()
+        yield app
 
 
 def _row(owner_id: int, name: str, created: datetime) -> StoredFile:
