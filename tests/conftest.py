@@ -12,11 +12,12 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -32,7 +33,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import TestResponse, encode_multipart
 
 from securestore import create_app
-from securestore.extensions import db
+from securestore.extensions import db, storage
 from securestore.locals3 import LocalS3
 
 PRIMARY = "test-primary"
@@ -153,6 +154,19 @@ def app_on_database(request: pytest.FixtureRequest, database_url: str) -> Iterat
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+@contextmanager
+def upload_parts_through(app: Flask, handler: Callable[..., Any]) -> Iterator[None]:
+    """Route the app's UploadPart calls through `handler(real_upload_part, **kwargs)`, to delay,
+    count or fail parts."""
+    with app.app_context():
+        client = storage.client
+    real_upload_part = client.upload_part
+    with mock.patch.object(
+        client, "upload_part", side_effect=lambda **kwargs: handler(real_upload_part, **kwargs)
+    ):
+        yield
 
 
 @pytest.fixture

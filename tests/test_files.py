@@ -24,6 +24,7 @@ from tests.conftest import (
     csrf_token,
     object_body,
     upload,
+    upload_parts_through,
 )
 
 MIB = 1024 * 1024
@@ -309,18 +310,15 @@ def test_primary_failure_mid_multipart_aborts_the_upload(
     app: Flask, client: FlaskClient, auth: AuthActions, s3: Any
 ) -> None:
     auth.signed_up("alice")
-    with app.app_context():
-        s3_client = storage.client
-    real_upload_part = s3_client.upload_part
     calls = {"n": 0}
 
-    def fail_second_part(**kwargs: Any) -> Any:
+    def fail_second_part(real_upload_part: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 2:
             raise ClientError({"Error": {"Code": "SlowDown", "Message": "x"}}, "UploadPart")
         return real_upload_part(**kwargs)
 
-    with mock.patch.object(s3_client, "upload_part", side_effect=fail_second_part):
+    with upload_parts_through(app, fail_second_part):
         response = upload(client, ("big.bin", b"x" * (12 * MIB)))
     assert response.status_code == 502
     assert records(app) == []

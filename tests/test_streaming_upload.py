@@ -24,6 +24,7 @@ from tests.conftest import (
     csrf_token,
     object_body,
     upload,
+    upload_parts_through,
 )
 from tests.test_files import records
 
@@ -54,14 +55,11 @@ def test_parts_are_uploaded_in_parallel_but_never_more_than_the_limit(
     app: Flask, client: FlaskClient, auth: AuthActions, s3: Any
 ) -> None:
     auth.signed_up("alice")
-    with app.app_context():
-        s3_client = storage.client
-    real_upload_part = s3_client.upload_part
     lock = threading.Lock()
     three_in_flight = threading.Event()
     in_flight = {"now": 0, "most": 0}
 
-    def counted_upload_part(**kwargs: Any) -> Any:
+    def counted_upload_part(real_upload_part: Any, **kwargs: Any) -> Any:
         with lock:
             in_flight["now"] += 1
             in_flight["most"] = max(in_flight["most"], in_flight["now"])
@@ -76,7 +74,7 @@ def test_parts_are_uploaded_in_parallel_but_never_more_than_the_limit(
                 in_flight["now"] -= 1
 
     size = 31 * MIB  # seven 5 MiB parts
-    with mock.patch.object(s3_client, "upload_part", side_effect=counted_upload_part):
+    with upload_parts_through(app, counted_upload_part):
         response = GeneratedForm(csrf_token(client, "/files/"), "p.bin", size).post(client)
     assert response.status_code == 303
     assert in_flight["most"] == 3
@@ -90,12 +88,9 @@ def test_a_slow_part_keeps_its_buffer_while_later_parts_are_read(
     # Parts are read into reused buffers: part 1 is held back until part 3 has been read and
     # sent, so a buffer handed out again before its part was sent would corrupt part 1.
     auth.signed_up("alice")
-    with app.app_context():
-        s3_client = storage.client
-    real_upload_part = s3_client.upload_part
     third_sent = threading.Event()
 
-    def part_one_last(**kwargs: Any) -> Any:
+    def part_one_last(real_upload_part: Any, **kwargs: Any) -> Any:
         if kwargs["PartNumber"] == 1:
             assert third_sent.wait(timeout=10)
         answer = real_upload_part(**kwargs)
@@ -104,7 +99,7 @@ def test_a_slow_part_keeps_its_buffer_while_later_parts_are_read(
         return answer
 
     body = os.urandom(4 * 5 * MIB + 3)  # five parts, each different
-    with mock.patch.object(s3_client, "upload_part", side_effect=part_one_last):
+    with upload_parts_through(app, part_one_last):
         response = upload(client, ("parts.bin", body))
     assert response.status_code == 303, response.get_data(as_text=True)
     assert object_body(s3, PRIMARY, "alice/parts.bin") == body
