@@ -5,15 +5,17 @@ loopback, then for each file size measures, as medians of several runs:
 
 - raw boto3 upload and download MB/s against the same SeaweedFS (the ceiling);
 - the app's upload MB/s through nginx as a browser sends it (multipart form over HTTPS),
-  without the backup copy (the app's backup bucket does not exist, so the copy fails at once)
-  and with it (the time until the file shows as backed up), and the copy alone (raw
-  CopyObject);
-- the app's download MB/s through nginx;
+  without the backup copy (the app's backup bucket name is one botocore refuses, so the copy
+  fails at once) and with it (the time until the file shows as backed up), and the copy alone
+  (raw CopyObject); raw and app runs alternate;
+- the app's download MB/s through nginx, and straight from gunicorn's socket (no TLS, no
+  proxy: the app's own speed);
 - each gunicorn worker's peak RSS (VmHWM, reset before each upload) and the bytes the app's
   and nginx's processes wrote to disk during the upload (/proc/<pid>/io write_bytes);
 - the CPU seconds per GiB that the client, nginx, the app and SeaweedFS spend on raw and app
   uploads and downloads: on a small machine they share the cores, which bounds the ratios;
-- 8 concurrent uploads through the app versus 8 concurrent raw uploads;
+- 8 concurrent uploads through the app versus 8 concurrent raw uploads, with and without the
+  backup copy;
 - listing latency (bench/listing.py) at 100,000 files on SQLite and PostgreSQL.
 
 Prints one table and writes it as JSON to bench/results/. `--quick` runs smaller and fewer.
@@ -22,10 +24,12 @@ Prints one table and writes it as JSON to bench/results/. `--quick` runs smaller
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
 import re
+import socket
 import sqlite3
 import statistics
 import tempfile
@@ -165,6 +169,43 @@ class Browser:
         return elapsed
 
 
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over gunicorn's unix socket, the hop nginx makes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost")
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(self._path))
+
+
+def download_direct(stack: Stack, browser: Browser, file_id: int, size: int) -> float:
+    """Download straight from gunicorn's socket, as nginx asks for it (no TLS, no proxy): how
+    fast the app itself serves, to tell its share from nginx's and the client's."""
+    host = browser.base.removeprefix("https://")
+    cookies = "; ".join(f"{name}={value}" for name, value in browser.session.cookies.items())
+    connection = _UnixConnection(stack.root / "gunicorn.sock")
+    started = time.perf_counter()
+    connection.request(
+        "GET",
+        f"/files/{file_id}/download",
+        headers={"Host": host, "Cookie": cookies, "X-Forwarded-For": "127.0.0.1",
+                 "X-Forwarded-Proto": "https", "X-Forwarded-Host": host},
+    )  # fmt: skip
+    answer = connection.getresponse()
+    buffer = memoryview(bytearray(MIB))
+    received = 0
+    while count := answer.readinto(buffer):
+        received += count
+    elapsed = time.perf_counter() - started
+    connection.close()
+    if answer.status != 200 or received != size:
+        raise RuntimeError(f"direct download of {file_id}: {answer.status}, {received} bytes")
+    return elapsed
+
+
 @dataclass
 class Watch:
     """Peak RSS of the gunicorn workers and disk bytes written by the app and nginx."""
@@ -257,7 +298,7 @@ def measure_size(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> dict
     transfer = TransferConfig(multipart_chunksize=8 * MIB, max_concurrency=4)
     times: dict[str, list[float]] = {k: [] for k in ("raw_up", "raw_up_copied", "raw_down",
                                                      "copy", "app_up", "app_up_backup",
-                                                     "app_down")}  # fmt: skip
+                                                     "app_down", "app_down_direct")}  # fmt: skip
     peaks, written = [], []
     cpu: dict[str, list[dict[str, float]]] = {k: [] for k in CPU_PATHS}
 
@@ -301,9 +342,11 @@ def measure_size(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> dict
             cpu["raw_down"].append(meter.used)
             _delete(raw, key)
             name = app_upload(browser, "app_up_backup")
+            file_id = _file_id(stack, name)
             with CpuMeter(stack) as meter:
-                times["app_down"].append(browser.download(_file_id(stack, name), size))
+                times["app_down"].append(browser.download(file_id, size))
             cpu["app_down"].append(meter.used)
+            times["app_down_direct"].append(download_direct(stack, browser, file_id, size))
             _delete(raw, f"{browser.username}/{name}")
     return {
         "size_mib": size // MIB,
@@ -322,6 +365,9 @@ def measure_size(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> dict
         "app_download_mbps": _median_mbps(size, times["app_down"]),
         "download_ratio": round(statistics.median(times["raw_down"]) /
                                 statistics.median(times["app_down"]), 2),
+        "app_download_direct_mbps": _median_mbps(size, times["app_down_direct"]),
+        "download_direct_ratio": round(statistics.median(times["raw_down"]) /
+                                       statistics.median(times["app_down_direct"]), 2),
         "worker_peak_rss_mib": round(max(peaks) / MIB, 1),
         "disk_bytes_written_per_upload": max(written),
         "cpu_seconds_per_gib": {
@@ -430,18 +476,24 @@ def machine() -> dict[str, Any]:
 def print_table(results: dict[str, Any]) -> None:
     rows = [
         ("size", "raw up", "app up", "ratio", "raw up+copy", "app up+backup", "ratio", "copy s",
-         "raw down", "app down", "ratio", "peak RSS MiB", "disk B/upload"),
+         "raw down", "app down", "ratio", "app direct", "ratio", "peak RSS MiB",
+         "disk B/upload"),
     ]  # fmt: skip
     for r in results["sizes"]:
         rows.append((
             f"{r['size_mib']} MiB", r["raw_upload_mbps"], r["app_upload_mbps"], r["upload_ratio"],
             r["raw_upload_and_copy_mbps"], r["app_upload_with_backup_mbps"],
             r["upload_with_backup_ratio"], r["backup_copy_seconds"], r["raw_download_mbps"],
-            r["app_download_mbps"], r["download_ratio"], r["worker_peak_rss_mib"],
+            r["app_download_mbps"], r["download_ratio"], r["app_download_direct_mbps"],
+            r["download_direct_ratio"], r["worker_peak_rss_mib"],
             r["disk_bytes_written_per_upload"],
         ))  # fmt: skip
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    print("MB/s, medians of", results["sizes"][0]["runs"], "runs")
+    print(
+        "MB/s, medians of",
+        results["sizes"][0]["runs"],
+        "runs ('app direct': download from gunicorn's socket, without nginx and TLS)",
+    )
     for row in rows:
         print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths, strict=True)))
     print("\nCPU seconds per GiB moved: client / nginx / app / SeaweedFS (the cores they share)")
