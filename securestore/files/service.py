@@ -219,11 +219,11 @@ def delete_file(user: User, file_id: int) -> StoredFile:
 
 def _owned_and_named(user: User, name_filter: str | None) -> ColumnElement[bool]:
     condition = (StoredFile.owner_id == user.id) & StoredFile.live()
-    if name_filter and "\x00" in name_filter:
-        # No stored name holds one (names are cleaned of control characters), and PostgreSQL
-        # refuses it in a query: say so instead of failing.
-        raise ValidationError("A name filter cannot contain a NUL character.")
     if name_filter:
+        if "\x00" in name_filter:
+            # No stored name holds one (names are cleaned of control characters), and
+            # PostgreSQL refuses it in a query: say so instead of failing.
+            raise ValidationError("A name filter cannot contain a NUL character.")
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", name_filter) + "%"
         condition = condition & StoredFile.name.ilike(pattern, escape="\\")
     return condition
