@@ -1,6 +1,6 @@
 """Listing latency at scale: one user with N files, on SQLite and on PostgreSQL.
 
-Times `files.service.list_page` (one query each) for the first page and pages deep in the list
+Times `files.listing.list_page` (one query each) for the first page and pages deep in the list
 (cursors collected by walking it) in every order, a rare and a common name filter (newest and
 name order), and `count_files` (the page shows the total), and reports p50/p95 in milliseconds.
 PostgreSQL is the server of `BENCH_DATABASE_URL` or `TEST_DATABASE_URL`, in a database of
@@ -28,8 +28,8 @@ from flask_migrate import upgrade
 from securestore import create_app
 from securestore.auth.models import User
 from securestore.extensions import db
+from securestore.files.listing import ORDERS, count_files, list_page
 from securestore.files.models import StoredFile
-from securestore.files.service import ORDERS, count_files, list_page
 from securestore.files.views import COUNT_LIMIT
 
 SAMPLES = 100

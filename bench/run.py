@@ -47,7 +47,7 @@ from boto3.s3.transfer import TransferConfig
 
 from bench import listing
 from bench.stack import BACKUP, NO_BACKUP, PRIMARY, Stack, running_app, running_stack
-from securestore.files.service import ORDERS
+from securestore.files.listing import ORDERS
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB

@@ -20,17 +20,15 @@ from securestore.api.spec import create_api
 from securestore.api.views import bp as api_bp
 from securestore.auth import sessions
 from securestore.auth.views import bp as auth_bp
-from securestore.backups import retry as backup_retry
 from securestore.backups.cli import backup
 from securestore.cli import users
 from securestore.extensions import csrf, db, login_manager, migrate, storage
 from securestore.files.icons import file_icon
 from securestore.files.views import bp as files_bp
 from securestore.formatting import exact_time, human_size, relative_time
+from securestore.health.views import bp as health_bp
 from securestore.navigation import account_links
 from securestore.request import SecureStoreRequest
-from securestore.storage.views import bp as storage_bp
-from securestore.storage.views import liveness_bp
 from securestore.throttle.service import throttle
 from securestore.tokens.cli import tokens
 from securestore.tokens.views import bp as tokens_bp
@@ -111,15 +109,13 @@ def register_extensions(app: Flask) -> None:
     throttle.init_app(app)
     sessions.init_app(app)
     headers.init_app(app)
-    backup_retry.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the browser, storage and API blueprints, `/healthz` and the front page."""
+    """Mount the browser, health and API blueprints and the front page."""
     app.register_blueprint(auth_bp)
     app.register_blueprint(files_bp)
-    app.register_blueprint(storage_bp)
-    app.register_blueprint(liveness_bp)
+    app.register_blueprint(health_bp)
     app.register_blueprint(tokens_bp)
     # Only a bearer token authenticates the API, never a cookie, so CSRF cannot apply.
     csrf.exempt(api_bp)

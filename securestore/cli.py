@@ -21,7 +21,7 @@ users = AppGroup("users", help="Manage user accounts.")
 def create_user(username: str, password: str) -> None:
     """Create an account."""
     try:
-        user = accounts.register(username, password)
+        user = accounts.register(username, password, address=None)
     except SecureStoreError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"Created user {user.username}.")

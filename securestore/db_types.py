@@ -32,3 +32,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Row ids are 64-bit signed integers on every database; a larger id can only be a miss, and
+# would overflow SQLite if it reached a query.
+MAX_ID = 2**63 - 1

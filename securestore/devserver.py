@@ -1,29 +1,49 @@
 """`make run`: a local SeaweedFS with both buckets, then the app on http://127.0.0.1:5000.
 
+The app runs under gunicorn with the shipped `securestore.gunicorn_conf` (threads, timeouts),
+as in production, with `backup sync` every minute beside it as the systemd timer does there.
 Everything lives under `instance/`: the S3 data (`s3/`), the generated S3 key and bucket
 names (`local-s3.env`) and the session secret (`secret.env`), both mode 0600, so accounts and
-files survive restarts. Ctrl-C stops the app and SeaweedFS.
+files survive restarts. Settings in the environment reach the app (`REGISTRATION=invite make
+run`). Ctrl-C stops the app and SeaweedFS.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import secrets
 import signal
+import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 from types import FrameType
 
+from flask import Flask
 from flask_migrate import upgrade
-from werkzeug.serving import run_simple
 
 from securestore import create_app
+from securestore.backups import service as backups
 from securestore.config import load_development_env
-from securestore.locals3 import HOST, LocalS3, LocalS3Error, port_is_free
+from securestore.locals3 import HOST, LocalS3, LocalS3Error, free_ports, port_is_free
 
 PRIMARY_BUCKET = "securestore-primary"
 BACKUP_BUCKET = "securestore-backup"
+CHECKOUT_INSTANCE = Path(__file__).resolve().parent.parent / "instance"
+# Two workers are plenty on a laptop; production's default is 2 x CPUs + 1.
+DEFAULT_WORKERS = "2"
+SYNC_SECONDS = 60
+
+log = logging.getLogger(__name__)
+
+
+class StartError(RuntimeError):
+    """The app server could not be started; the message says why."""
 
 
 def write_private_env(path: Path, values: dict[str, str]) -> None:
@@ -54,16 +74,61 @@ def ensure_local_settings(instance: Path, s3_port: int) -> None:
         write_private_env(secret_env, {"SECRET_KEY": secrets.token_hex(32)})
 
 
+def gunicorn_command(port: int) -> list[str]:
+    """The production server command, bound to loopback (the shipped config otherwise)."""
+    return [
+        sys.executable, "-m", "gunicorn",
+        "--config", "python:securestore.gunicorn_conf",
+        "--bind", f"{HOST}:{port}",
+        "wsgi:app",
+    ]  # fmt: skip
+
+
+class SyncTimer:
+    """Run `backup sync` every `SYNC_SECONDS` in this process, as systemd's timer does."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="backup-sync", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(SYNC_SECONDS):
+            try:
+                with self._app.app_context():
+                    report = backups.sync()
+            except Exception:
+                log.exception("backup sync failed; the next run tries again")
+                continue
+            if report.copied or report.failed or report.purged:
+                print(f"backup sync: {report}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Start SeaweedFS and the app; return the exit status for the shell."""
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    # The checkout's instance/ folder: the same one Flask picks for a package not installed
-    # in site-packages, so `flask --app securestore ...` in the checkout shares its data.
-    instance = Path(__file__).resolve().parent.parent / "instance"
+    """Start SeaweedFS, the app under gunicorn and the sync timer; return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--instance", type=Path, default=CHECKOUT_INSTANCE, help=argparse.SUPPRESS)
+    # For tests: SeaweedFS on free ports instead of its defaults.
+    parser.add_argument("--free-ports", action="store_true", help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    # The checkout's instance/ folder is the one Flask picks for a package not installed in
+    # site-packages, so `flask --app securestore ...` in the checkout shares its data.
+    instance: Path = options.instance.resolve()
     port = int(os.environ.get("PORT", "5000"))
 
     os.environ["SECURESTORE_ENV"] = "development"
+    os.environ["SECURESTORE_INSTANCE_PATH"] = str(instance)
+    os.environ.setdefault("GUNICORN_WORKERS", DEFAULT_WORKERS)
     local_s3 = LocalS3(instance / "s3", (PRIMARY_BUCKET, BACKUP_BUCKET), "", "")
+    if options.free_ports:
+        local_s3.ports = free_ports()
     ensure_local_settings(instance, local_s3.ports["s3.port"])
     load_development_env(str(instance))
     local_s3.access_key = os.environ["AWS_ACCESS_KEY_ID"]
@@ -73,27 +138,67 @@ def main(argv: list[str] | None = None) -> int:
     if taken:
         print("Cannot start: ports already in use: " + ", ".join(taken), file=sys.stderr)
         return 1
-    # Ctrl-C, and SIGTERM from `kill` or a supervisor, stop SeaweedFS too. SIGINT is set
+    # Ctrl-C, and SIGTERM from `kill` or a supervisor, stop everything. SIGINT is set
     # explicitly because a shell starting us in the background would have it ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupt)
     print(f"Starting SeaweedFS (S3 on {local_s3.endpoint_url}, data in {local_s3.data_dir})")
+    server: subprocess.Popen[bytes] | None = None
+    timer: SyncTimer | None = None
     try:
         local_s3.start()
         app = create_app()
         with app.app_context():
             upgrade()
-        print(f"SecureStore is running on http://{HOST}:{port}  (Ctrl-C stops it)")
-        run_simple(HOST, port, app, threaded=True)
+        # A session of its own, so that stopping it stops every worker, even one still booting.
+        server = subprocess.Popen(gunicorn_command(port), start_new_session=True)  # noqa: S603
+        _wait_until_serving(server, port)
+        timer = SyncTimer(app)
+        timer.start()
+        print(f"SecureStore is running on http://{HOST}:{port}  (Ctrl-C stops it)", flush=True)
+        return_code = server.wait()
+        return 0 if return_code == 0 else 1
     except LocalS3Error as error:
         print(f"Cannot start SeaweedFS: {error}", file=sys.stderr)
         return 1
+    except StartError as error:
+        print(f"Cannot start the app: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
+        if timer is not None:
+            timer.stop()
+        if server is not None:
+            _stop(server)
         print("Stopping SeaweedFS")
         local_s3.stop()
-    return 0
+
+
+def _wait_until_serving(server: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise StartError(f"gunicorn exited with {server.returncode}; see its log above")
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=2):  # noqa: S310
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise StartError("gunicorn did not answer /healthz within 60 s")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    """Stop gunicorn and its workers: a quick shutdown (SIGINT), then SIGKILL after 30 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGINT)
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)  # a worker left behind by its master
+    server.wait()
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:

@@ -1,12 +1,17 @@
-"""The domain exception tree and the one handler that renders it.
+"""The domain exception tree, the declaration of what a service raises, and the error handlers.
 
 Services raise these; views never build error responses by hand. A request that wants JSON
 (the health endpoint, API clients) gets `{"error": {"code", "message"}}`, a browser gets a page.
+Each class sits under the parent whose docstring is true of it, so a caller that catches a
+parent catches exactly the failures that parent describes.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import (
     Flask,
@@ -23,6 +28,8 @@ from werkzeug.exceptions import HTTPException
 from securestore.formatting import human_size
 
 log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class SecureStoreError(Exception):
@@ -44,15 +51,11 @@ class SecureStoreError(Exception):
 
 
 class ValidationError(SecureStoreError):
+    """The request itself cannot be used: a value is missing, malformed or out of range."""
+
     status = 400
     code = "invalid_input"
     message = "The request was not valid."
-
-
-class NotFoundError(SecureStoreError):
-    status = 404
-    code = "not_found"
-    message = "No such file."
 
 
 class AuthenticationError(SecureStoreError):
@@ -61,6 +64,73 @@ class AuthenticationError(SecureStoreError):
     status = 401
     code = "authentication_failed"
     message = "Wrong username or password."
+
+
+class TokenError(AuthenticationError):
+    """The API request carries no usable token."""
+
+    code = "invalid_token"
+    message = "This token is not valid."
+
+
+class MissingTokenError(TokenError):
+    """The API request carries no token at all."""
+
+    code = "unauthorized"
+    message = "Send a personal access token as `Authorization: Bearer <token>`."
+
+
+class ForbiddenError(SecureStoreError):
+    """The caller is known but not allowed to do this."""
+
+    status = 403
+    code = "forbidden"
+    message = "You are not allowed to do that."
+
+
+class ScopeError(ForbiddenError):
+    """The token is valid but its scopes do not allow this operation."""
+
+    code = "insufficient_scope"
+    message = "This token does not allow that."
+
+
+class NotFoundError(SecureStoreError):
+    """No such thing for this user; another user's is indistinguishable from a missing one."""
+
+    status = 404
+    code = "not_found"
+    message = "No such file."
+
+
+class ConflictError(SecureStoreError):
+    """The request clashes with something that exists; changing the request can succeed."""
+
+    status = 409
+    code = "conflict"
+    message = "That conflicts with something that already exists."
+
+
+class ObjectExistsError(ConflictError):
+    """A conditional write found its key taken (raised by storage, handled by callers)."""
+
+    code = "object_exists"
+    message = "A file with that name appeared at the same moment; please try again."
+
+
+class NamesExhaustedError(ConflictError):
+    """Every numbered alternative of a file name is taken."""
+
+    code = "names_exhausted"
+    message = "You have too many files with this name; rename this one."
+
+
+class TooLargeError(SecureStoreError):
+    """The upload is larger than this server accepts."""
+
+    status = 413
+    code = "too_large"
+    message = "The upload is larger than this server accepts."
 
 
 class ThrottledError(SecureStoreError):
@@ -81,32 +151,76 @@ class ThrottledError(SecureStoreError):
         return {"Retry-After": str(self.retry_after)}
 
 
-class ConflictError(SecureStoreError):
-    status = 409
-    code = "conflict"
-    message = "That conflicts with something that already exists."
-
-
-class TooLargeError(SecureStoreError):
-    status = 413
-    code = "too_large"
-    message = "The upload is larger than this server accepts."
-
-
 class StorageError(SecureStoreError):
-    """The object store failed; the user's data is unchanged."""
+    """The object store failed, or answered with something unusable; nothing was changed."""
 
     status = 502
     code = "storage_error"
     message = "The file store is not answering right now. Nothing was changed; try again."
 
 
-class ObjectExistsError(StorageError):
-    """A conditional write found the key taken (raised by storage, handled by callers)."""
+class BackupDamagedError(StorageError):
+    """The backup copy is missing or does not match the file's recorded size and hash."""
 
-    status = 409
-    code = "object_exists"
-    message = "A file with that name appeared at the same moment; please try again."
+    code = "backup_damaged"
+    message = "The backup copy of this file is damaged, so it cannot be restored."
+
+
+class UnavailableError(SecureStoreError):
+    """This cannot be done right now, for a reason that passes; nothing was changed."""
+
+    status = 503
+    code = "unavailable"
+    message = "This cannot be done right now. Nothing was changed; try again in a few minutes."
+
+
+class BackupNotReadyError(UnavailableError):
+    """Deleting now would leave no copy to restore from."""
+
+    code = "backup_pending"
+    message = (
+        "This file's backup copy is not made yet, so deleting it now could not be undone. "
+        "Nothing was changed; try again in a few minutes."
+    )
+
+
+class DatabaseError(UnavailableError):
+    """The database refused a write; what the write stood for was undone."""
+
+    code = "database_error"
+    message = "The file could not be recorded. Nothing was kept; please try again."
+
+
+def raises(*errors: type[SecureStoreError]) -> Callable[[F], F]:
+    """Declare the domain errors a service function may raise, its callees' included.
+
+    The API documents each operation's error statuses from these declarations
+    (`declared_errors`), so documentation and behaviour cannot drift: under `TESTING`, an
+    undeclared domain error escaping the function fails loudly instead of passing through.
+    """
+
+    def decorator(function: F) -> F:
+        @functools.wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except SecureStoreError as error:
+                if not isinstance(error, errors) and current_app.testing:
+                    raise AssertionError(
+                        f"{function.__qualname__} raised undeclared {type(error).__name__}"
+                    ) from error
+                raise
+
+        checked.__dict__["declared_errors"] = errors
+        return checked  # type: ignore[return-value]
+
+    return decorator
+
+
+def declared_errors(function: Callable[..., Any]) -> tuple[type[SecureStoreError], ...]:
+    """The errors `function` was declared to raise with `raises` (none when undeclared)."""
+    found: tuple[type[SecureStoreError], ...] = getattr(function, "declared_errors", ())
+    return found
 
 
 def wants_json() -> bool:

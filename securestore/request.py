@@ -1,9 +1,10 @@
-"""The request class: closes every temporary file an upload opened, even one cut short.
+"""The request class: closes every temporary file werkzeug's form parser opened.
 
-Werkzeug's form parser spools each uploaded file to a temporary file and closes only those
-that made it into `request.files`. When a browser cancels an upload halfway (the upload
-panel's cancel button), the parser stops with the part it was writing still open; this class
-remembers every file it handed out and closes them all when the request ends.
+The upload routes stream their bodies (`files.streaming`) and never reach that parser; any
+other route that receives a multipart form does, through `request.form` (CSRFProtect reads
+it on every POST). The parser spools each file part to a temporary file and closes only
+those that made it into `request.files`: a body cut short leaves the part it was writing
+open. This class remembers every file it handed out and closes them all when the request ends.
 """
 
 from __future__ import annotations

@@ -72,8 +72,6 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "S3_PART_BYTES": 5 * 1024 * 1024,
         # A cheap hash keeps the suite fast; tests of the real parameters set their own.
         "PASSWORD_HASH_METHOD": FAST_HASH_METHOD,
-        # No background retry thread unless a test asks for one: `backup sync` does the work.
-        "BACKUP_RETRY_DELAY_SECONDS": 0,
         **overrides,
     }
 

@@ -57,10 +57,10 @@ def test_service_sandbox_matches_the_web_service() -> None:
     assert {key: backup.get(key) for key in SANDBOX} == {key: web.get(key) for key in SANDBOX}
 
 
-def test_timer_starts_the_service_every_few_minutes() -> None:
+def test_timer_starts_the_service_every_minute() -> None:
     timer = unit(TIMER)
     assert timer["Timer"]["Unit"] == SERVICE.name
-    assert timer["Timer"]["OnUnitActiveSec"] == "5min"
+    assert timer["Timer"]["OnUnitActiveSec"] == "1min"
     assert timer["Install"]["WantedBy"] == "timers.target"
 
 

@@ -22,8 +22,8 @@ from securestore import create_app
 from securestore.audit.models import AuditEvent
 from securestore.auth.models import User
 from securestore.backups import service as backups
-from securestore.backups.retry import retrier
 from securestore.db_types import utcnow
+from securestore.errors import DatabaseError
 from securestore.extensions import db, storage
 from securestore.files import service as files
 from securestore.files.models import BackupState, StoredFile
@@ -54,7 +54,7 @@ def store(app: Flask, user_id: int, name: str, body: bytes) -> StoredFile:
     with app.app_context():
         user = db.session.get(User, user_id)
         assert user is not None
-        record = files.store_upload(user, name, BytesIO(body), "text/plain")
+        record = files.store_upload(user, name, BytesIO(body), "text/plain", address=None)
         db.session.refresh(record)
         db.session.expunge(record)
         return record
@@ -82,7 +82,7 @@ def test_backup_bucket_missing_during_upload_is_completed_by_sync_with_backoff(
     pending = row(app, record.id)
     assert pending.backup_state is BackupState.PENDING
     assert pending.backup_attempts == 1
-    assert pending.backup_lease_owner is None  # the upload released its lease
+    assert pending.backup_lease_until is None  # nobody holds it: the next sync copies it
 
     first = run(app, "sync")  # the upload's failure is retried at once, and fails again
     assert first.exit_code == 1
@@ -113,31 +113,6 @@ def test_backup_bucket_missing_during_upload_is_completed_by_sync_with_backoff(
         "owner": "alice",
         "filename": "notes.txt",
     }
-
-
-@pytest.mark.config(BACKUP_RETRY_DELAY_SECONDS=0.01)
-def test_failed_copy_is_retried_soon_in_a_background_thread(app: Flask, s3: Any) -> None:
-    alice = add_user(app)
-    with app.app_context():
-        client = storage.client
-    real_copy = client.copy_object
-    copiers: list[str] = []
-
-    def unreachable_once(**kwargs: Any) -> Any:
-        copiers.append(threading.current_thread().name)
-        if len(copiers) == 1:
-            raise EndpointConnectionError(endpoint_url="http://s3.invalid")
-        return real_copy(**kwargs)
-
-    with mock.patch.object(client, "copy_object", side_effect=unreachable_once):
-        record = store(app, alice, "soon.txt", b"retried")
-        with app.app_context():
-            retrier().join()
-    assert copiers == [threading.current_thread().name, "securestore-backup-retry"]
-    retried = row(app, record.id)
-    assert retried.backup_state is BackupState.DONE
-    assert retried.backup_attempts == 2
-    assert object_body(s3, BACKUP, "alice/soon.txt") == b"retried"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -202,10 +177,10 @@ def test_verify_reports_every_fault_and_repair_fixes_them(
     s3.put_object(Bucket=BACKUP, Key="alice/bad", Body=b"bit rot")
     s3.delete_object(Bucket=PRIMARY, Key="alice/lost")
     s3.put_object(Bucket=PRIMARY, Key="alice/torn", Body=b"truncated")
-    # A crash between the object and its row: the commit fails and so does the clean-up.
+    # A crash between the objects and the row: the commit fails and so does the clean-up.
     with (
         mock.patch(
-            "securestore.files.service.db.session.commit",
+            "securestore.files.lifecycle.db.session.commit",
             side_effect=OperationalError("INSERT", {}, Exception("disk I/O error")),
         ),
         mock.patch.object(
@@ -213,10 +188,11 @@ def test_verify_reports_every_fault_and_repair_fixes_them(
             "delete_object",
             side_effect=ClientError({"Error": {"Code": "InternalError"}}, "DeleteObject"),
         ),
-        pytest.raises(files.SaveError),
+        pytest.raises(DatabaseError),
     ):
         store(app, alice, "crash.txt", b"no row")
     assert "orphan left at s3://test-primary/alice/crash.txt" in caplog.text
+    assert "orphan left at s3://test-backup/alice/crash.txt" in caplog.text
 
     report = run(app, "verify")
     assert report.exit_code == 1
@@ -229,16 +205,18 @@ def test_verify_reports_every_fault_and_repair_fixes_them(
     assert any(
         line.startswith("primary mismatched: owner alice, key alice/torn:") for line in lines
     )
-    assert any(
-        line.startswith("primary orphan: owner alice, key alice/crash.txt: 6 bytes")
-        for line in lines
-    )
-    assert "checked 5, ok 1, missing 2, mismatched 2, orphans 1, fixed 0" in lines[-1]
+    for copy in ("primary", "backup"):
+        assert any(
+            line.startswith(f"{copy} orphan: owner alice, key alice/crash.txt: 6 bytes")
+            for line in lines
+        )
+    assert "checked 5, ok 1, missing 2, mismatched 2, orphans 2, fixed 0" in lines[-1]
 
     repaired = run(app, "verify", "--repair")
     assert repaired.exit_code == 1  # the orphan is only reported: repair never deletes
     assert "fixed 4" in repaired.output
     assert object_body(s3, PRIMARY, "alice/crash.txt") == b"no row"
+    assert object_body(s3, BACKUP, "alice/crash.txt") == b"no row"
 
     cleaned = run(app, "verify", "--delete-orphans", "--orphan-min-age", "0")
     assert cleaned.exit_code == 0, cleaned.output
@@ -251,6 +229,7 @@ def test_verify_reports_every_fault_and_repair_fixes_them(
         assert object_body(s3, PRIMARY, f"alice/{name}") == body
         assert object_body(s3, BACKUP, f"alice/{name}") == body
     assert bucket_keys(s3, PRIMARY) == sorted(f"alice/{name}" for name in bodies)
+    assert bucket_keys(s3, BACKUP) == sorted(f"alice/{name}" for name in bodies)
 
 
 def s3_client(app: Flask) -> Any:
@@ -361,8 +340,8 @@ def test_sync_purges_deleted_files_only_after_retention(app: Flask, s3: Any) -> 
     recent = store(app, alice, "recent.txt", b"recent")
     with app.app_context():
         user = db.session.get(User, alice)
-        files.delete_file(user, old.id)
-        files.delete_file(user, recent.id)
+        files.delete_file(user, old.id, address=None)
+        files.delete_file(user, recent.id, address=None)
         db.session.get(StoredFile, old.id).deleted_at = utcnow() - timedelta(days=8)
         db.session.commit()
     result = run(app, "sync")

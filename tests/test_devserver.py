@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import stat
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
+import psutil
+import pytest
+
 from securestore.devserver import ensure_local_settings
-from securestore.locals3 import LocalS3, free_ports
+from securestore.locals3 import LocalS3, free_ports, port_is_free
 
 
 def test_local_settings_are_generated_once_with_mode_0600(tmp_path: Path) -> None:
@@ -37,3 +46,60 @@ def test_a_taken_port_is_named(tmp_path: Path) -> None:
         sock.listen()
         server = LocalS3(tmp_path, ("a-bucket",), "k", "s", ports={"s3.port": port})
         assert server.taken_ports() == [f"{port} (s3.port)"]
+
+
+@pytest.mark.seaweedfs
+def test_make_run_serves_with_gunicorn_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    """What `make run` starts: SeaweedFS, migrations, gunicorn with the shipped config."""
+    port = free_ports()["s3.port"]
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "S3_", "SECURESTORE_", "GUNICORN_"))
+    }
+    env["PORT"] = str(port)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "securestore.devserver",
+            "--instance",
+            str(tmp_path),
+            "--free-ports",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert server.stdout is not None
+    try:
+        output = _read_until(server, b"SecureStore is running on")
+        base = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as answer:
+            assert answer.headers["Server"].startswith("gunicorn")
+        with urllib.request.urlopen(f"{base}/storage/health", timeout=10) as answer:
+            assert answer.status == 200
+        with urllib.request.urlopen(f"{base}/auth/register", timeout=10) as answer:
+            assert answer.status == 200
+        children = psutil.Process(server.pid).children(recursive=True)
+        assert any("gunicorn" in " ".join(child.cmdline()) for child in children), output
+    finally:
+        os.killpg(server.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+        assert server.wait(60) == 0
+        server.stdout.close()
+    for child in children:
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    assert port_is_free(port)
+    assert (tmp_path / "securestore.db").exists()
+
+
+def _read_until(server: subprocess.Popen[bytes], marker: bytes) -> bytes:
+    assert server.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + 120
+    while marker not in seen:
+        line = server.stdout.readline()
+        assert line and time.monotonic() < deadline, seen.decode(errors="replace")
+        seen += line
+    return seen

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from securestore.errors import TooLargeError
@@ -326,15 +327,38 @@ def test_primary_failure_mid_multipart_aborts_the_upload(
     assert s3.list_multipart_uploads(Bucket=PRIMARY).get("Uploads", []) == []
 
 
-def test_database_failure_after_upload_removes_the_object(
+def test_database_failure_after_upload_removes_both_copies(
     app: Flask, client: FlaskClient, auth: AuthActions, s3: Any
 ) -> None:
     auth.signed_up("alice")
     with mock.patch(
-        "securestore.files.service.db.session.commit",
+        "securestore.files.lifecycle.db.session.commit",
         side_effect=OperationalError("INSERT", {}, Exception("disk I/O error")),
     ):
         response = upload(client, ("doc.txt", b"data"))
     assert response.status_code == 503
     assert records(app) == []
-    assert bucket_keys(s3, PRIMARY) == []
+    assert bucket_keys(s3, PRIMARY) == bucket_keys(s3, BACKUP) == []
+
+
+def test_an_upload_commits_the_session_once_with_its_backup_state(
+    app: Flask, client: FlaskClient, auth: AuthActions, s3: Any
+) -> None:
+    """The copy is made before the row is saved: one commit, no lease, nothing for sync."""
+    auth.signed_up("alice")
+    commits: list[list[str]] = []
+    with app.app_context():
+        session_class = db.session.session_factory.class_
+
+    def on_commit(session: Any) -> None:
+        commits.append([type(item).__name__ for item in session.identity_map.values()])
+
+    event.listen(session_class, "after_commit", on_commit)
+    try:
+        assert upload(client, ("once.txt", b"one commit")).status_code == 303
+    finally:
+        event.remove(session_class, "after_commit", on_commit)
+    assert len(commits) == 1
+    (record,) = records(app)
+    assert record.backup_state is BackupState.DONE
+    assert record.backup_lease_until is None

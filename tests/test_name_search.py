@@ -15,9 +15,9 @@ from flask_migrate import downgrade, upgrade
 from securestore import create_app
 from securestore.auth.models import User
 from securestore.extensions import db
+from securestore.files.listing import count_files, list_page
 from securestore.files.models import StoredFile
 from securestore.files.search import FTS_TABLE, TRIGRAM_INDEX
-from securestore.files.service import count_files, list_page
 from tests.conftest import app_on_database, base_config
 from tests.test_pagination import QueryCounter, _row
 

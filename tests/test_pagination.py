@@ -14,8 +14,8 @@ from securestore.auth.models import User
 from securestore.errors import ValidationError
 from securestore.extensions import db
 from securestore.files import views
+from securestore.files.listing import count_files, list_page
 from securestore.files.models import BackupState, StoredFile
-from securestore.files.service import count_files, list_page
 from tests.conftest import AuthActions, app_on_database
 
 FILES = 230

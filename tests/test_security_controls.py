@@ -413,3 +413,19 @@ def test_security_settings_come_from_the_environment(
     assert config["LOGIN_WINDOW_SECONDS"] == 60
     assert config["SESSION_COOKIE_NAME"] == "session"
     assert config["REDIS_URL"] is None
+
+
+def test_an_audit_event_never_commits_the_callers_pending_work(app: Flask) -> None:
+    """Audit writes on a connection of its own: a failed caller's rows stay uncommitted."""
+    from securestore.audit import service as audit
+
+    with app.app_context():
+        db.session.add(User(username="pending", password_hash="x"))
+        audit.record("login", address="203.0.113.7", outcome="failed")
+        db.session.rollback()
+    with app.app_context():
+        assert db.session.scalar(db.select(User).where(User.username == "pending")) is None
+    assert events(app) == [("login", "failed", None)]
+    with app.app_context():
+        (stored,) = db.session.scalars(db.select(AuditEvent)).all()
+        assert stored.client_address == "203.0.113.7"

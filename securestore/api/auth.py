@@ -13,11 +13,17 @@ from typing import Any, TypeVar
 from flask import g, request
 
 from securestore.auth.models import User
+from securestore.errors import MissingTokenError, SecureStoreError, declared_errors
 from securestore.tokens import service
 from securestore.tokens.models import PersonalAccessToken
 
 F = TypeVar("F", bound=Callable[..., Any])
 SECURITY_SCHEME = "bearerAuth"
+# What any authenticated operation can answer before its view runs (scopes aside).
+AUTH_ERRORS: tuple[type[SecureStoreError], ...] = (
+    MissingTokenError,
+    *declared_errors(service.authenticate_request),
+)
 
 
 def current_token() -> PersonalAccessToken:
@@ -35,7 +41,7 @@ def bearer_token() -> str:
     """Return the token of the `Authorization: Bearer` header or raise `MissingTokenError`."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise service.MissingTokenError()
+        raise MissingTokenError()
     return token.strip()
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from securestore.files.listing import MAX_PAGE_SIZE, ORDERS
 from securestore.files.models import BackupState
-from securestore.files.service import MAX_PAGE_SIZE, ORDERS
 from securestore.tokens.service import SCOPES
 
 DEFAULT_PAGE_SIZE = 50

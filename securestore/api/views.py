@@ -1,12 +1,13 @@
 """The /api/v1 endpoints: each parses the request, calls one service, and returns JSON.
 
 Every decorator below also writes the OpenAPI document, so the contract cannot drift from
-the code. Errors are raised as `SecureStoreError`s and rendered by `errors.render_error`.
+the code: the error statuses of each operation are derived from the errors its service is
+declared to raise (`errors.raises`). Errors are rendered by `errors.render_error`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from flask import Response, request, url_for
@@ -15,48 +16,68 @@ from flask_smorest import Blueprint
 from werkzeug.exceptions import UnprocessableEntity
 
 from securestore.api import schemas
-from securestore.api.auth import current_api_user, current_token, token_required
-from securestore.auth.models import User
-from securestore.errors import ValidationError, render_error
-from securestore.files import service, streaming
+from securestore.api.auth import AUTH_ERRORS, current_api_user, current_token, token_required
+from securestore.errors import (
+    ScopeError,
+    SecureStoreError,
+    ValidationError,
+    declared_errors,
+    render_error,
+)
+from securestore.files import listing, service, streaming
 from securestore.files.models import StoredFile
 from securestore.files.responses import download_response
-from securestore.storage.health import health_report
+from securestore.health.checks import health_report
 
 bp = Blueprint(
     "api", __name__, url_prefix="/api/v1", description="Files, the token's user, and health."
 )
 FILE_ID = "<int:file_id>"
 
-_ERROR_DESCRIPTIONS = {
-    400: "The request body or a value in it cannot be used.",
-    401: "No token, or one that is unknown, expired or revoked.",
-    403: "The token lacks the scope this operation needs.",
-    404: "No such file for this token's user.",
-    409: "No free name was left for the file.",
-    413: "The upload is larger than the server accepts.",
+# Statuses answered by the request machinery rather than by a service.
+HTTP_STATUSES = {
+    413: "The body is larger than the server accepts (`MAX_UPLOAD_BYTES`).",
     416: "The `Range` starts past the end of the file.",
     422: "A query parameter is malformed.",
-    429: "Too many wrong tokens from this address: wait `Retry-After` seconds.",
-    502: "The object store did not answer; nothing changed.",
-    503: "The file could not be recorded, or the service is unhealthy.",
 }
 
 
-def errors(*statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Document the error answers an operation can give, in the shared error shape."""
+def errors(
+    *sources: Callable[..., Any] | type[SecureStoreError], http: Iterable[int] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Document the error answers of an operation, in the shared error shape.
 
-    # Every authenticated operation can also be throttled after repeated wrong tokens.
-    documented = (*statuses, 429) if 401 in statuses else statuses
+    `sources` are the service functions the view calls (their declared errors count) and
+    error classes the view raises itself; `http` names statuses from `HTTP_STATUSES`.
+    """
+    classes: dict[int, set[type[SecureStoreError]]] = {}
+    for source in sources:
+        raised = (
+            (source,)
+            if isinstance(source, type) and issubclass(source, SecureStoreError)
+            else declared_errors(source)
+        )
+        for error in raised:
+            classes.setdefault(error.status, set()).add(error)
+    descriptions = {status: _describe(found) for status, found in classes.items()}
+    for status in http:
+        described = descriptions.get(status)
+        descriptions[status] = HTTP_STATUSES[status] + (f" {described}" if described else "")
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        for status in documented:
-            view = bp.alt_response(
-                status, schema=schemas.ErrorSchema, description=_ERROR_DESCRIPTIONS[status]
-            )(view)
+        for status, description in sorted(descriptions.items()):
+            view = bp.alt_response(status, schema=schemas.ErrorSchema, description=description)(
+                view
+            )
         return view
 
     return decorator
+
+
+def _describe(classes: set[type[SecureStoreError]]) -> str:
+    """One line per error class: its docstring's first line (what it means to a client)."""
+    lines = sorted({(cls.__doc__ or cls.message).strip().splitlines()[0] for cls in classes})
+    return " ".join(lines)
 
 
 @bp.after_request
@@ -80,14 +101,17 @@ def unprocessable(error: UnprocessableEntity) -> Any:
     return render_error(422, "unprocessable_entity", text)
 
 
+READ = (*AUTH_ERRORS, ScopeError)
+
+
 @bp.route("/files", methods=["GET"])
 @token_required("read")
 @bp.arguments(schemas.FileListQuerySchema, location="query")
 @bp.response(200, schemas.FilePageSchema)
-@errors(400, 401, 403)
-def list_files(query: dict[str, Any]) -> service.FilePage:
+@errors(listing.list_page, *READ, http=[422])
+def list_files(query: dict[str, Any]) -> listing.FilePage:
     """List the token user's files one page at a time, newest first unless `order` says."""
-    return service.list_page(
+    return listing.list_page(
         current_api_user(),
         cursor=query.get("cursor"),
         limit=query["limit"],
@@ -115,7 +139,7 @@ def list_files(query: dict[str, Any]) -> service.FilePage:
         },
     }
 )
-@errors(400, 401, 403, 409, 413, 502, 503)
+@errors(service.store_single_upload, service.store_upload, ValidationError, *READ, http=[413, 422])
 def upload(query: dict[str, Any]) -> tuple[StoredFile, dict[str, str]]:
     """Store one file: multipart field `file`, or the raw body named by `?name=`.
 
@@ -123,33 +147,21 @@ def upload(query: dict[str, Any]) -> tuple[StoredFile, dict[str, str]]:
     """
     user = current_api_user()
     if request.mimetype == "multipart/form-data":
-        record = _store_single_part(user, query.get("name"))
+        files = _file_parts(query.get("name"))
+        record = service.store_single_upload(user, files, address=request.remote_addr)
     else:
         name = _required_name(query.get("name"))
-        record = service.store_upload(user, name, request.stream, request.mimetype)
+        record = service.store_upload(
+            user, name, request.stream, request.mimetype, address=request.remote_addr
+        )
     return record, {"Location": url_for("api.get_file", file_id=record.id)}
 
 
-def _store_single_part(user: User, fallback_name: str | None) -> StoredFile:
-    """Stream the one `file` part of a multipart body to storage (nothing spooled to disk).
-
-    Parts arrive in order, so a second file is only seen after the first is stored: the
-    first is then deleted again and the request refused.
-    """
-    parts = (
-        part
-        for part in streaming.request_parts(request)
-        if isinstance(part, streaming.FilePart) and part.name == streaming.FILE_FIELD
-    )
-    part = next(parts, None)
-    if part is None:
-        raise ValidationError("Send the file in the multipart field `file`.")
-    name = _required_name(part.filename or fallback_name)
-    record = service.store_upload(user, name, part.stream, part.content_type)
-    if next(parts, None) is not None:
-        service.delete_file(user, record.id)
-        raise ValidationError("Send one file per request; none of these was kept.")
-    return record
+def _file_parts(fallback_name: str | None) -> Iterator[service.UploadedFile]:
+    """The `file` parts of a multipart body as they arrive (nothing spooled to disk)."""
+    for part in streaming.request_parts(request):
+        if isinstance(part, streaming.FilePart) and part.name == streaming.FILE_FIELD:
+            yield _required_name(part.filename or fallback_name), part.stream, part.content_type
 
 
 def _required_name(name: str | None) -> str:
@@ -161,7 +173,7 @@ def _required_name(name: str | None) -> str:
 @bp.route(f"/files/{FILE_ID}", methods=["GET"])
 @token_required("read")
 @bp.response(200, schemas.FileSchema)
-@errors(401, 403, 404)
+@errors(service.get_file, *READ)
 def get_file(file_id: int) -> StoredFile:
     """Describe one of the token user's files."""
     return service.get_file(current_api_user(), file_id)
@@ -188,25 +200,26 @@ def get_file(file_id: int) -> StoredFile:
         {"in": "header", "name": "Range", "schema": {"type": "string"}, "required": False},
     ]
 )
-@errors(401, 403, 404, 416, 502)
+@errors(service.get_file, service.open_download, service.download_url, *READ, http=[416])
 def file_content(file_id: int) -> ResponseReturnValue:
     """Download the file's bytes as an attachment; one `Range` is honoured."""
-    return download_response(service.get_file(current_api_user(), file_id))
+    record = service.get_file(current_api_user(), file_id)
+    return download_response(record, request.remote_addr)
 
 
 @bp.route(f"/files/{FILE_ID}", methods=["DELETE"])
 @token_required("write")
 @bp.response(204)
-@errors(401, 403, 404, 502)
+@errors(service.delete_file, *READ)
 def delete_file(file_id: int) -> None:
-    """Delete the file; its backup copy is kept."""
-    service.delete_file(current_api_user(), file_id)
+    """Delete the file; it stays restorable, from its backup copy, until the retention ends."""
+    service.delete_file(current_api_user(), file_id, address=request.remote_addr)
 
 
 @bp.route("/me", methods=["GET"])
 @token_required(None)
 @bp.response(200, schemas.MeSchema)
-@errors(401)
+@errors(*AUTH_ERRORS)
 def me() -> dict[str, Any]:
     """Say which user and token the request authenticated as."""
     return {"username": current_api_user().username, "token": current_token()}

@@ -1,7 +1,8 @@
 """Record security events (ASVS V7) and read a user's own recent ones back.
 
 `record` is the one call every feature makes. It writes a structured log line first, so the
-event survives even when the database does not, then an `audit_events` row.
+event survives even when the database does not, then an `audit_events` row in a transaction
+of its own: an audit event never commits, and never rolls back, the caller's session.
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import has_request_context, request
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from securestore.audit.models import AuditEvent
@@ -24,16 +24,22 @@ MAX_DETAIL_CHARS = 500
 
 
 def record(
-    event: str, *, user: User | None = None, outcome: str = "ok", detail: str | None = None
+    event: str,
+    *,
+    user: User | None = None,
+    address: str | None = None,
+    outcome: str = "ok",
+    detail: str | None = None,
 ) -> None:
-    """Record `event` for `user` with the client address of the current request, if any.
+    """Record `event` for `user`, seen from the client `address` (None: the CLI, a timer).
 
-    Commits the session: call it after the change being audited is committed. Never raises
-    for the database: a lost row is logged, and the action it describes has already happened.
+    Call it once the change being audited is committed (or has failed and been rolled back):
+    on SQLite a second connection waits for the session's write lock. Never raises for the
+    database: a lost row is logged, and the action it describes has already happened.
     """
-    address = _client_address()
     created_at = utcnow()
     detail = detail[:MAX_DETAIL_CHARS] if detail else None
+    user_id = user.id if user else None
     log.info(
         "audit %s",
         json.dumps(
@@ -41,7 +47,7 @@ def record(
                 "time": created_at.isoformat(),
                 "event": event,
                 "outcome": outcome,
-                "user_id": user.id if user else None,
+                "user_id": user_id,
                 "username": user.username if user else None,
                 "client_address": address,
                 "detail": detail,
@@ -49,21 +55,20 @@ def record(
             ensure_ascii=True,
         ),
     )
-    db.session.add(
-        AuditEvent(
-            created_at=created_at,
-            event=event,
-            outcome=outcome,
-            user_id=user.id if user else None,
-            client_address=address,
-            detail=detail,
-        )
-    )
     try:
-        db.session.commit()
+        with db.engine.begin() as connection:
+            connection.execute(
+                insert(AuditEvent).values(
+                    created_at=created_at,
+                    event=event,
+                    outcome=outcome,
+                    user_id=user_id,
+                    client_address=address,
+                    detail=detail,
+                )
+            )
     except SQLAlchemyError:
-        db.session.rollback()
-        log.exception("audit event %s for user %s not stored", event, user.id if user else None)
+        log.exception("audit event %s for user %s not stored", event, user_id)
 
 
 def recent_events(user: User, limit: int = 50) -> list[AuditEvent]:
@@ -75,10 +80,3 @@ def recent_events(user: User, limit: int = 50) -> list[AuditEvent]:
         .limit(limit)
     )
     return list(db.session.scalars(query))
-
-
-def _client_address() -> str | None:
-    # The one place outside views that reads the request: every caller would otherwise have to
-    # thread the address through services that have no other use for it. CLI calls have none.
-    # `remote_addr` is the real client once ProxyFix trusts exactly TRUSTED_PROXY_COUNT proxies.
-    return request.remote_addr if has_request_context() else None

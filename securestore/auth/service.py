@@ -20,7 +20,13 @@ from securestore.auth.passwords import (
     needs_rehash,
     validate_password,
 )
-from securestore.errors import AuthenticationError, ConflictError, ThrottledError, ValidationError
+from securestore.errors import (
+    AuthenticationError,
+    ConflictError,
+    ThrottledError,
+    ValidationError,
+    raises,
+)
 from securestore.extensions import db
 from securestore.throttle.service import Limit, throttle
 
@@ -49,7 +55,8 @@ def find_user(username: str) -> User | None:
     return db.session.scalar(select(User).where(User.username == normalise_username(username)))
 
 
-def register(username: str, password: str) -> User:
+@raises(ValidationError, ConflictError)
+def register(username: str, password: str, *, address: str | None) -> User:
     """Create an account; raises `ValidationError` or `ConflictError` (name taken).
 
     This is the one place that tells whether a username exists: it has to.
@@ -66,7 +73,7 @@ def register(username: str, password: str) -> User:
         # Another registration took the name between the check and the commit.
         db.session.rollback()
         raise ConflictError("That username is taken; choose another.") from None
-    audit.record("register", user=user)
+    audit.record("register", user=user, address=address)
     return user
 
 
@@ -97,6 +104,7 @@ def login_limits(username: str, address: str | None) -> list[Limit]:
     return [account_limit("login", normalise_username(username)), address_limit(address)]
 
 
+@raises(ThrottledError, AuthenticationError)
 def log_in(username: str, password: str, address: str | None) -> User:
     """Check a login under the throttle and return the user (whose second factor may follow).
 
@@ -105,21 +113,21 @@ def log_in(username: str, password: str, address: str | None) -> User:
     unknown user and a wrong password alike. A success resets the account's count.
     """
     limits = login_limits(username, address)
-    ensure_not_throttled(limits, "login", lambda: find_user(username))
+    ensure_not_throttled(limits, "login", lambda: find_user(username), address)
     user = find_user(username)
     # An unknown user goes through _password_matches too: it spends the same hashing time.
     if not _password_matches(user, password) or user is None:
         throttle.hit(limits)
-        audit.record("login", user=user, outcome="failed")
+        audit.record("login", user=user, address=address, outcome="failed")
         raise AuthenticationError()
     throttle.reset(limits[0])
     if not user.two_factor_enabled:
-        audit.record("login", user=user)
+        audit.record("login", user=user, address=address)
     return user
 
 
 def ensure_not_throttled(
-    limits: Sequence[Limit], event: str, who: Callable[[], User | None]
+    limits: Sequence[Limit], event: str, who: Callable[[], User | None], address: str | None
 ) -> None:
     """Raise `ThrottledError` (and audit it) when any of `limits` is used up.
 
@@ -127,25 +135,27 @@ def ensure_not_throttled(
     """
     verdict = throttle.check(limits)
     if verdict.blocked:
-        audit.record(event, user=who(), outcome="throttled")
+        audit.record(event, user=who(), address=address, outcome="throttled")
         raise ThrottledError(verdict.retry_after)
 
 
+@raises(ThrottledError, AuthenticationError, ValidationError)
 def change_password(user: User, current: str, new: str, address: str | None) -> None:
     """Replace the password after checking the current one; every other session ends.
 
     A wrong current password counts against the login throttle like a failed login.
     """
     limits = login_limits(user.username, address)
-    ensure_not_throttled(limits, "password_change", lambda: user)
+    ensure_not_throttled(limits, "password_change", lambda: user, address)
     if not check_password(user.password_hash, current):
         throttle.hit(limits)
-        audit.record("password_change", user=user, outcome="failed")
+        audit.record("password_change", user=user, address=address, outcome="failed")
         raise AuthenticationError("Your current password is not right.")
     _replace_password(user, new)
-    audit.record("password_change", user=user)
+    audit.record("password_change", user=user, address=address)
 
 
+@raises(ValidationError)
 def set_password(user: User, password: str) -> None:
     """Replace a user's password (the admin command) and end all their sessions."""
     _replace_password(user, password)
@@ -158,10 +168,10 @@ def end_sessions(user: User) -> None:
     db.session.commit()
 
 
-def log_out(user: User) -> None:
+def log_out(user: User, *, address: str | None) -> None:
     """End the user's sessions everywhere and audit it."""
     end_sessions(user)
-    audit.record("logout", user=user)
+    audit.record("logout", user=user, address=address)
 
 
 def _replace_password(user: User, password: str) -> None:

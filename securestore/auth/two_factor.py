@@ -39,7 +39,7 @@ def qr_code(user: User, secret: str) -> str:
     return str(segno.make(uri, error="m").svg_data_uri(scale=5, border=2))
 
 
-def enable(user: User, secret: str, code: str) -> list[str]:
+def enable(user: User, secret: str, code: str, *, address: str | None) -> list[str]:
     """Turn two-factor login on once `code` proves the app has `secret`; return recovery codes.
 
     The codes are shown once: only their salted hashes are kept.
@@ -51,36 +51,40 @@ def enable(user: User, secret: str, code: str) -> list[str]:
     user.totp_last_step = step
     codes = _replace_recovery_codes(user)
     db.session.commit()
-    audit.record("2fa_change", user=user, detail="enabled")
+    audit.record("2fa_change", user=user, address=address, detail="enabled")
     return codes
 
 
 def disable(user: User, password: str, address: str | None) -> None:
     """Turn two-factor login off after checking the password (throttled like a login)."""
     limits = [account_limit("login", user.username), address_limit(address)]
-    ensure_not_throttled(limits, "2fa_change", lambda: user)
+    ensure_not_throttled(limits, "2fa_change", lambda: user, address)
     if not check_password(user.password_hash, password):
         throttle.hit(limits)
-        audit.record("2fa_change", user=user, outcome="failed", detail="wrong password")
+        audit.record(
+            "2fa_change", user=user, address=address, outcome="failed", detail="wrong password"
+        )
         raise AuthenticationError("Your password is not right.")
     user.totp_secret = None
     user.totp_last_step = None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     db.session.commit()
-    audit.record("2fa_change", user=user, detail="disabled")
+    audit.record("2fa_change", user=user, address=address, detail="disabled")
 
 
 def verify(user: User, code: str, address: str | None) -> None:
     """Accept a current TOTP code or an unused recovery code, or raise; both are throttled."""
     limits = [account_limit("second-factor", str(user.id)), address_limit(address)]
-    ensure_not_throttled(limits, "login", lambda: user)
+    ensure_not_throttled(limits, "login", lambda: user, address)
     method = _use_totp(user, code) or _use_recovery_code(user, code)
     if method is None:
         throttle.hit(limits)
-        audit.record("login", user=user, outcome="failed", detail="wrong second factor")
+        audit.record(
+            "login", user=user, address=address, outcome="failed", detail="wrong second factor"
+        )
         raise AuthenticationError(WRONG_CODE)
     throttle.reset(limits[0])
-    audit.record("login", user=user, detail=f"second factor: {method}")
+    audit.record("login", user=user, address=address, detail=f"second factor: {method}")
 
 
 def remaining_recovery_codes(user: User) -> int:

@@ -58,7 +58,9 @@ def register() -> ResponseReturnValue:
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = service.register(form.username.data or "", form.password.data or "")
+            user = service.register(
+                form.username.data or "", form.password.data or "", address=request.remote_addr
+            )
         except ConflictError as error:
             form.username.errors = [error.message]
             return render_template("auth/register.html", form=form), error.status
@@ -116,7 +118,7 @@ def second_factor() -> ResponseReturnValue:
 @login_required
 def logout() -> Response:
     """End the session on every device (CSRF-checked like every POST)."""
-    service.log_out(current_user)
+    service.log_out(current_user, address=request.remote_addr)
     sessions.end()
     flash("You are logged out. Every session of your account has ended.", "info")
     return redirect(url_for("auth.login"))
@@ -177,7 +179,9 @@ def setup_two_factor() -> ResponseReturnValue:
     status = 200
     if form.validate_on_submit():
         try:
-            codes = two_factor.enable(current_user, secret, form.code.data or "")
+            codes = two_factor.enable(
+                current_user, secret, form.code.data or "", address=request.remote_addr
+            )
         except ValidationError as error:
             form.code.errors = [error.message]
             status = error.status

@@ -14,9 +14,10 @@ from flask.cli import AppGroup
 from securestore.auth.models import User
 from securestore.auth.service import find_user
 from securestore.backups import recovery, service
-from securestore.backups.verify import MISMATCHED, MISSING, ORPHAN, verify
+from securestore.backups.verify import ORPHAN, verify
 from securestore.errors import SecureStoreError
 from securestore.extensions import storage
+from securestore.files.lifecycle import MISMATCHED, MISSING
 
 backup = AppGroup("backup", help="Backup copies: sync, verify and repair, restore.")
 

@@ -20,8 +20,9 @@ from werkzeug.security import generate_password_hash
 from securestore.auth.models import User
 from securestore.auth.service import find_user, validate_username
 from securestore.extensions import db, storage
+from securestore.files import lifecycle
 from securestore.files.models import BackupState, StoredFile
-from securestore.storage.service import ListedObject
+from securestore.storage.types import ListedObject
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def restore_user(username: str) -> RestoreReport:
 
     A missing account is recreated with a random password nobody knows: the operator sets a
     real one with `flask users set-password`. For each file the primary object is copied
-    back first and the row committed after, the same order an upload uses.
+    back first and the row committed after (`files.lifecycle.recover`), as an upload does.
     """
     username = validate_username(username)
     user = find_user(username)
@@ -69,8 +70,7 @@ def _restore_file(user: User, item: ListedObject) -> None:
     info = storage.head(item.key, bucket=storage.backup_bucket)
     name = unquote(info.metadata.get("filename", "")) or item.key.split("/", 1)[1]
     sha256 = info.metadata.get("sha256") or storage.sha256(item.key, bucket=storage.backup_bucket)
-    storage.copy_from_backup(item.key, size=item.size, content_type=info.content_type)
-    db.session.add(
+    lifecycle.recover(
         StoredFile(
             owner_id=user.id,
             name=name,
@@ -84,5 +84,4 @@ def _restore_file(user: User, item: ListedObject) -> None:
             backup_attempts=0,
         )
     )
-    db.session.commit()
     log.info("restored %s (%d bytes) from the backup bucket", item.key, item.size)

@@ -1,8 +1,7 @@
 """`backup verify`: check every file's copies against its record, find orphans, repair.
 
-A copy is good when it exists with the recorded size and SHA-256. The default check asks S3
-(`HEAD`: size, the `sha256` metadata of backup copies, and S3's own SHA-256 checksum where it
-has a full-object one); `deep` reads and hashes the bytes. Repair never deletes: it recopies a
+Each copy is checked by the file lifecycle's `check_copy` (S3's `HEAD` by default, the bytes
+themselves with `deep`). Repair never deletes: it recopies a
 bad backup from a good primary or a bad primary from a good backup. Orphans (objects with no
 row) are deleted only with `delete_orphans`, and only when they are old enough not to be an
 upload in flight and belong to a user the database knows (after a database loss every object
@@ -19,17 +18,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, select
 
 from securestore.auth.models import User
-from securestore.backups.service import backup_metadata
 from securestore.db_types import utcnow
-from securestore.errors import NotFoundError, StorageError
+from securestore.errors import StorageError
 from securestore.extensions import db, storage
+from securestore.files.lifecycle import (
+    backup_metadata,
+    check_copy,
+    mark_backed_up,
+)
 from securestore.files.models import BackupState, StoredFile
-from securestore.storage.service import ListedObject
+from securestore.storage.types import ListedObject
 
 log = logging.getLogger(__name__)
 
-MISSING = "missing"
-MISMATCHED = "mismatched"
 ORPHAN = "orphan"
 # Rows loaded and committed at a time, so repairs of a big store are saved as they go.
 BATCH = 500
@@ -62,28 +63,6 @@ class VerifyReport:
     @property
     def unresolved(self) -> list[Problem]:
         return [problem for problem in self.problems if problem.fixed is None]
-
-
-def check_copy(record: StoredFile, bucket: str, *, deep: bool = False) -> tuple[str, str] | None:
-    """Return None when `bucket` holds a good copy of the file, else (kind, why)."""
-    try:
-        info = storage.head(record.key, bucket=bucket)
-    except NotFoundError:
-        return MISSING, "no object"
-    if info.size != record.size:
-        return MISMATCHED, f"size {info.size}, recorded {record.size}"
-    if bucket == storage.backup_bucket and info.metadata.get("sha256") != record.sha256:
-        return (
-            MISMATCHED,
-            f"sha256 metadata {info.metadata.get('sha256')!r} is not the recorded one",
-        )
-    if info.sha256 is not None and info.sha256 != record.sha256:
-        return MISMATCHED, f"S3 checksum sha256 {info.sha256}, recorded {record.sha256}"
-    if deep:
-        content = storage.sha256(record.key, bucket=bucket)
-        if content != record.sha256:
-            return MISMATCHED, f"content sha256 {content}, recorded {record.sha256}"
-    return None
 
 
 def verify(
@@ -131,10 +110,10 @@ def _verify_file(record: StoredFile, report: VerifyReport, *, deep: bool, repair
     backup = check_copy(record, storage.backup_bucket, deep=deep)
     if primary is None and backup is None:
         report.ok += 1
-        record.backup_verified_at = utcnow()
         if record.backup_state is not BackupState.DONE:
             # The copy exists after all (e.g. the copy worked but recording it did not).
-            _mark_backed_up(record)
+            mark_backed_up(record, record.backed_up_at or utcnow())
+        record.backup_verified_at = utcnow()
         return
     record.backup_verified_at = None
     problems = []
@@ -168,7 +147,7 @@ def _repair(
                 content_type=record.content_type,
                 metadata=backup_metadata(record),
             )
-            _mark_backed_up(record)
+            mark_backed_up(record, utcnow())
             action = "recopied from the primary"
         else:
             storage.copy_from_backup(record.key, size=record.size, content_type=record.content_type)
@@ -178,13 +157,6 @@ def _repair(
         return
     for problem in problems:
         problem.fixed = action
-
-
-def _mark_backed_up(record: StoredFile) -> None:
-    record.backup_state = BackupState.DONE
-    record.backup_error = None
-    record.backup_next_attempt_at = None
-    record.backed_up_at = record.backed_up_at or utcnow()
 
 
 def _known_keys(user: User | None) -> tuple[set[str], set[str]]:

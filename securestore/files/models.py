@@ -74,9 +74,8 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
     backed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When `backup sync` may try again (bounded backoff); NULL means now.
     backup_next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Whoever is copying the file right now (a sync run or an upload) and until when; taken
-    # with a conditional UPDATE so two sync runs never copy the same file.
-    backup_lease_owner: Mapped[str | None] = mapped_column(String(64))
+    # Until when a copier (a sync run, a delete) holds the file's backup copy; taken with a
+    # conditional UPDATE so two copiers never copy the same file (`lifecycle.claim`).
     backup_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set by `backup verify` when both copies checked out; cleared when a check fails.
     backup_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -12,16 +12,16 @@ from securestore.files.models import StoredFile
 from securestore.formatting import content_disposition
 
 
-def download_response(record: StoredFile) -> BaseResponse:
+def download_response(record: StoredFile, address: str | None) -> BaseResponse:
     """Send the exact bytes uploaded, as an attachment under the original name.
 
     Honours a single `Range` (resumed downloads, seeking in media) with a ranged S3 GET; with
     `DOWNLOAD_MODE=redirect` the client is sent to a short-lived presigned S3 URL instead.
     """
     if current_app.config["DOWNLOAD_MODE"] == "redirect":
-        return redirect(service.download_url(record), code=302)
+        return redirect(service.download_url(record, address=address), code=302)
     span = _requested_span(record)
-    stream = service.open_download(record, span)
+    stream = service.open_download(record, span, address=address)
     response = Response(
         stream.chunks,
         status=206 if span else 200,

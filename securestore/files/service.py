@@ -1,43 +1,43 @@
-"""Files as users see them: a database row per object, kept in step with the buckets.
+"""Files as users see them: store, find, download, delete and restore their own files.
 
-Order of writes is what keeps data safe: the object is written first and the row only after,
-so no row ever points to a missing object; a row that cannot be committed takes its object
-away again (or leaves an orphan that `backup verify` reports). Deleted files keep their row
-until the backup retention ends (see `files.trash`).
+Each function is what one view calls. What happens to a stored object after its bytes are
+written (its row, backup copy, deletion, restore) is `files.lifecycle`'s, step by step; this
+module cleans names, writes the bytes, and audits what the user did.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import re
-from dataclasses import dataclass
-from datetime import datetime
-from typing import IO, Any
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import IO
 
 from flask import current_app
-from sqlalchemy import ColumnElement, func, select, tuple_
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select, update
 
 from securestore.audit import service as audit
 from securestore.auth.models import User
-from securestore.backups import service as backups
-from securestore.backups.retry import retrier
+from securestore.db_types import MAX_ID
 from securestore.errors import (
+    BackupDamagedError,
+    BackupNotReadyError,
+    DatabaseError,
+    NamesExhaustedError,
     NotFoundError,
     ObjectExistsError,
     SecureStoreError,
     StorageError,
+    TooLargeError,
     ValidationError,
+    raises,
 )
 from securestore.extensions import db, storage
-from securestore.files import search, trash
+from securestore.files import lifecycle
 from securestore.files.models import BackupState, StoredFile
 from securestore.files.naming import clean_filename, numbered_name, object_key
 from securestore.formatting import content_disposition
-from securestore.storage.service import ObjectStream
+from securestore.storage.types import ObjectStream, StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -45,87 +45,24 @@ log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 1000
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
-# Ids are 64-bit at most; a larger one can only be a miss (and would overflow SQLite).
-MAX_FILE_ID = 2**63 - 1
+
+# (file name, its bytes, its declared content type): one file of an upload request.
+UploadedFile = tuple[str, IO[bytes], str | None]
+
+UPLOAD_ERRORS = (
+    ValidationError,
+    NamesExhaustedError,
+    ObjectExistsError,
+    TooLargeError,
+    StorageError,
+    DatabaseError,
+)
 
 
-class SaveError(SecureStoreError):
-    """The object was stored but its record could not be saved; the upload is undone."""
-
-    status = 503
-    code = "database_error"
-    message = "The file could not be recorded. Nothing was kept; please try again."
-
-
-@dataclass(frozen=True)
-class FilePage:
-    """One page of a user's files and the opaque cursor of the next page (`None`: last page)."""
-
-    items: list[StoredFile]
-    next_cursor: str | None
-
-
-# order name -> (sort key, descending). The id breaks ties, so every row has one place.
-ORDERS: dict[str, tuple[Any, bool]] = {
-    "newest": (StoredFile.created_at, True),
-    "oldest": (StoredFile.created_at, False),
-    "name": (func.lower(StoredFile.name), False),
-    "name_desc": (func.lower(StoredFile.name), True),
-    "largest": (StoredFile.size, True),
-    "smallest": (StoredFile.size, False),
-}
-MAX_PAGE_SIZE = 200
-
-
-def list_page(
-    user: User,
-    *,
-    cursor: str | None = None,
-    limit: int = 50,
-    name_filter: str | None = None,
-    order: str = "newest",
-) -> FilePage:
-    """Return one page of the user's files in `order`, optionally only names containing a text.
-
-    Keyset pagination: the cursor holds the last row's sort key and id, so every page costs
-    the same however many files come before it.
-    """
-    if order not in ORDERS:
-        raise ValidationError(f"Unknown order {order!r}; use one of: {', '.join(ORDERS)}.")
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationError(f"A page holds 1 to {MAX_PAGE_SIZE} files.")
-    key, descending = ORDERS[order]
-    # The sort key is selected too: the cursor then holds the database's own value of it
-    # (SQLite's lower() folds only ASCII, Python's folds all of Unicode).
-    query = select(StoredFile, key).where(_owned_and_named(user, name_filter))
-    if cursor:
-        position = tuple_(key, StoredFile.id)
-        after = _decode_cursor(cursor, order)
-        query = query.where(position < after if descending else position > after)
-    directions = (key.desc(), StoredFile.id.desc()) if descending else (key, StoredFile.id)
-    rows = db.session.execute(query.order_by(*directions).limit(limit + 1)).all()
-    items = [record for record, _ in rows[:limit]]
-    if len(rows) <= limit:
-        return FilePage(items, None)
-    last_record, last_key = rows[limit - 1]
-    return FilePage(items, _encode_cursor(order, last_key, last_record.id))
-
-
-def count_files(user: User, name_filter: str | None = None, *, up_to: int) -> int:
-    """Count the user's files (those whose name contains `name_filter`, when given).
-
-    Counting stops after `up_to` + 1 files, so its cost is bounded however many files the
-    user has: a result above `up_to` means "more than `up_to`". A rare name filter would still
-    read every name, so the trigram index picks the candidates (see `files.search`).
-    """
-    query = select(StoredFile.id).where(_owned_and_named(user, name_filter))
-    matching = search.prefiltered(query, name_filter).limit(up_to + 1).subquery()
-    return db.session.scalar(select(func.count()).select_from(matching)) or 0
-
-
+@raises(NotFoundError)
 def get_file(user: User, file_id: int) -> StoredFile:
     """Return the user's file; another user's id is indistinguishable from a missing one."""
-    if not 0 < file_id <= MAX_FILE_ID:
+    if not 0 < file_id <= MAX_ID:
         raise NotFoundError()
     record = db.session.get(StoredFile, file_id)
     if record is None or record.owner_id != user.id or record.deleted_at is not None:
@@ -133,17 +70,132 @@ def get_file(user: User, file_id: int) -> StoredFile:
     return record
 
 
+@raises(*UPLOAD_ERRORS)
 def store_upload(
-    user: User, filename: str, stream: IO[bytes], content_type: str | None
+    user: User,
+    filename: str,
+    stream: IO[bytes],
+    content_type: str | None,
+    *,
+    address: str | None,
 ) -> StoredFile:
     """Store one uploaded file under a name the user does not have yet, then back it up.
 
-    A taken name gets the next free `name (N)`; existing files are never overwritten. The
-    upload succeeds even when the backup copy fails: the file is then `pending`, and is
-    retried in the background soon after (and by `backup sync`).
+    Clean the name, write the object, register it. A taken name gets the next free
+    `name (N)`; existing files are never overwritten. The upload succeeds even when the
+    backup copy fails: the file is then `pending` until `backup sync` copies it.
     """
     name = clean_filename(filename)
     content_type = _content_type(content_type)
+    name, stored = _write_object(user, name, stream, content_type)
+    record = lifecycle.register(
+        StoredFile(
+            owner_id=user.id,
+            name=name,
+            key=stored.key,
+            size=stored.size,
+            content_type=content_type,
+            sha256=stored.sha256,
+            backup_state=BackupState.PENDING,
+        )
+    )
+    audit.record("upload", user=user, address=address, detail=record.audit_label)
+    return record
+
+
+@raises(*UPLOAD_ERRORS)
+def store_single_upload(
+    user: User, files: Iterator[UploadedFile], *, address: str | None
+) -> StoredFile:
+    """Store the one file of a request that must hold exactly one (the API's upload).
+
+    Files arrive in body order, so a second one is seen only once the first is stored: the
+    first is then discarded for real (both copies and its row) and the request refused.
+    """
+    first = next(files, None)
+    if first is None:
+        raise ValidationError("Send the file in the multipart field `file`.")
+    record = store_upload(user, *first, address=address)
+    if next(files, None) is not None:
+        lifecycle.discard(record)
+        raise ValidationError("Send one file per request; none of these was kept.")
+    return record
+
+
+@raises(StorageError)
+def open_download(
+    record: StoredFile, span: tuple[int, int] | None = None, *, address: str | None
+) -> ObjectStream:
+    """Stream the file's bytes (all of them, or `[start, stop)`) from the primary bucket.
+
+    When the primary object is missing or the primary bucket does not answer, the bytes come
+    from the backup copy instead.
+    """
+    try:
+        stream = storage.open(record.key, span=span)
+    except (NotFoundError, StorageError) as error:
+        stream = _open_from_backup(record, error, span)
+    audit.record("download", user=record.owner, address=address, detail=record.audit_label)
+    return stream
+
+
+@raises(StorageError)
+def download_url(record: StoredFile, *, address: str | None) -> str:
+    """Sign a short-lived S3 URL that serves the file as an attachment under its name."""
+    url = storage.download_url(
+        record.key,
+        content_disposition=content_disposition(record.name),
+        content_type=record.content_type,
+        expires_in=current_app.config["DOWNLOAD_URL_SECONDS"],
+    )
+    detail = record.audit_label + " (signed URL)"
+    audit.record("download", user=record.owner, address=address, detail=detail)
+    return url
+
+
+@raises(NotFoundError, BackupNotReadyError, StorageError)
+def delete_file(user: User, file_id: int, *, address: str | None) -> StoredFile:
+    """Delete the user's file; it stays under "Recently deleted" until the retention ends."""
+    record = get_file(user, file_id)
+    lifecycle.soft_delete(record)
+    audit.record("delete", user=user, address=address, detail=record.audit_label)
+    return record
+
+
+def list_deleted(user: User) -> list[StoredFile]:
+    """Return the user's deleted files that can still be restored, most recent first."""
+    query = (
+        select(StoredFile)
+        .where(StoredFile.owner_id == user.id, StoredFile.deleted_at.is_not(None))
+        .order_by(StoredFile.deleted_at.desc(), StoredFile.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def retention() -> timedelta:
+    """How long a deleted file stays restorable (`BACKUP_RETENTION_DAYS`)."""
+    return timedelta(days=current_app.config["BACKUP_RETENTION_DAYS"])
+
+
+@raises(NotFoundError, BackupDamagedError, StorageError)
+def restore_file(user: User, file_id: int, *, address: str | None) -> StoredFile:
+    """Bring one of the user's deleted files back from its backup copy."""
+    record = db.session.get(StoredFile, file_id) if 0 < file_id <= MAX_ID else None
+    if record is None or record.owner_id != user.id or record.deleted_at is None:
+        raise NotFoundError()
+    lifecycle.restore(record)
+    audit.record("restore", user=user, address=address, detail=record.audit_label)
+    return record
+
+
+def _write_object(
+    user: User, name: str, stream: IO[bytes], content_type: str
+) -> tuple[str, StoredObject]:
+    """Write the bytes under the first free `name (N)`; return that name and what was stored.
+
+    A concurrent upload taking the chosen key makes the conditional write fail; a seekable
+    stream then tries the next name, an unseekable one (a streamed body) gives up.
+    """
     max_bytes = current_app.config["MAX_UPLOAD_BYTES"]
     taken: set[str] = set()
     while True:
@@ -156,110 +208,12 @@ def store_upload(
             continue
         try:
             stored = storage.upload(key, stream, content_type=content_type, max_bytes=max_bytes)
-            break
+            return candidate, stored
         except ObjectExistsError:
-            # A concurrent upload took the key while this one was being written.
             if not stream.seekable():
                 raise
             stream.seek(0)
             taken.add(candidate)
-    record = StoredFile(
-        owner_id=user.id,
-        name=candidate,
-        key=key,
-        size=stored.size,
-        content_type=content_type,
-        sha256=stored.sha256,
-        backup_state=BackupState.PENDING,
-    )
-    backups.lease_for_upload(record)
-    _commit_new_record(record)
-    if not backups.back_up(record):
-        retrier().schedule(record.id)
-    audit.record("upload", user=user, detail=record.audit_label)
-    return record
-
-
-def open_download(record: StoredFile, span: tuple[int, int] | None = None) -> ObjectStream:
-    """Stream the file's bytes (all of them, or `[start, stop)`) from the primary bucket.
-
-    When the primary object is missing or the primary bucket does not answer, the bytes come
-    from the backup copy instead.
-    """
-    try:
-        stream = storage.open(record.key, span=span)
-    except (NotFoundError, StorageError) as error:
-        stream = backups.open_from_backup(record, error, span=span)
-    audit.record("download", user=record.owner, detail=record.audit_label)
-    return stream
-
-
-def download_url(record: StoredFile) -> str:
-    """Sign a short-lived S3 URL that serves the file as an attachment under its name."""
-    url = storage.download_url(
-        record.key,
-        content_disposition=content_disposition(record.name),
-        content_type=record.content_type,
-        expires_in=current_app.config["DOWNLOAD_URL_SECONDS"],
-    )
-    audit.record("download", user=record.owner, detail=record.audit_label + " (signed URL)")
-    return url
-
-
-def delete_file(user: User, file_id: int) -> StoredFile:
-    """Delete the user's file; it stays under "Recently deleted" until the retention ends.
-
-    The object goes first: if S3 refuses, the file stays listed and nothing changed.
-    """
-    record = get_file(user, file_id)
-    trash.move_to_trash(record)
-    audit.record("delete", user=user, detail=record.audit_label)
-    return record
-
-
-def _owned_and_named(user: User, name_filter: str | None) -> ColumnElement[bool]:
-    condition = (StoredFile.owner_id == user.id) & StoredFile.live()
-    if name_filter:
-        if "\x00" in name_filter:
-            # No stored name holds one (names are cleaned of control characters), and
-            # PostgreSQL refuses it in a query: say so instead of failing.
-            raise ValidationError("A name filter cannot contain a NUL character.")
-        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", name_filter) + "%"
-        condition = condition & StoredFile.name.ilike(pattern, escape="\\")
-    return condition
-
-
-def _encode_cursor(order: str, key: Any, last_id: int) -> str:
-    value = key.isoformat() if isinstance(key, datetime) else key
-    raw = json.dumps([order, value, last_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
-    stale = ValidationError("This page link is out of date; go back to the first page.")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_order, value, last_id = json.loads(raw)
-        if cursor_order in ("newest", "oldest"):
-            value = datetime.fromisoformat(value)
-    except (binascii.Error, ValueError, TypeError) as error:
-        raise stale from error
-    if cursor_order != order or not (_fits(value, order) and _fits(last_id, "id")):
-        raise stale
-    return value, last_id
-
-
-def _fits(value: Any, order: str) -> bool:
-    """Tell whether a decoded cursor part is safe to compare with its column in SQL.
-
-    A hand-made cursor could otherwise send a naive time, a string for a size, or an int
-    too large for the database, and turn a bad link into a server error.
-    """
-    if order in ("newest", "oldest"):
-        return isinstance(value, datetime) and value.tzinfo is not None
-    if order in ("name", "name_desc"):
-        return isinstance(value, str)
-    return type(value) is int and 0 <= value <= MAX_FILE_ID
 
 
 def _free_name(user: User, name: str, taken: set[str]) -> str:
@@ -274,25 +228,36 @@ def _free_name(user: User, name: str, taken: set[str]) -> str:
         )
         if exists is None:
             return candidate
-    raise ObjectExistsError(f"You have too many files named {name!r}; rename this one.")
+    raise NamesExhaustedError(f"You have too many files named {name!r}; rename this one.")
 
 
-def _commit_new_record(record: StoredFile) -> None:
-    db.session.add(record)
+def _open_from_backup(
+    record: StoredFile, cause: SecureStoreError, span: tuple[int, int] | None
+) -> ObjectStream:
+    """Serve a file from its backup copy because the primary failed; logged and counted."""
+    log.warning(
+        "primary s3://%s/%s unavailable (%s); serving the backup copy",
+        storage.primary_bucket,
+        record.key,
+        cause.detail,
+    )
+    db.session.execute(
+        update(StoredFile)
+        .where(StoredFile.id == record.id)
+        .values(backup_reads=StoredFile.backup_reads + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
     try:
-        db.session.commit()
-    except SQLAlchemyError as error:
-        db.session.rollback()
-        log.error("could not record s3://%s/%s: %s", storage.primary_bucket, record.key, error)
-        try:
-            storage.delete(record.key)
-        except StorageError:
-            log.error(
-                "orphan left at s3://%s/%s (no database row); backup verify reports it",
-                storage.primary_bucket,
-                record.key,
-            )
-        raise SaveError() from error
+        return storage.open(record.key, bucket=storage.backup_bucket, span=span)
+    except SecureStoreError as error:
+        log.error(
+            "no readable copy of %s (owner %s) in either bucket: %s",
+            record.key,
+            record.owner_id,
+            error.detail,
+        )
+        raise StorageError(detail=f"both copies of {record.key} unreadable") from error
 
 
 def _content_type(raw: str | None) -> str:

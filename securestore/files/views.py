@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 
 from securestore.errors import SecureStoreError, TooLargeError, ValidationError, wants_json
 from securestore.extensions import csrf
-from securestore.files import service, streaming, trash
+from securestore.files import listing, service, streaming
 from securestore.files.models import StoredFile
 from securestore.files.responses import download_response
 
@@ -59,8 +59,8 @@ def index() -> str:
     return render_template("files/index.html", **listing_context())
 
 
-@bp.get("/listing")
-def listing() -> str:
+@bp.get("/listing", endpoint="listing")
+def listing_fragment() -> str:
     """Render just the file list, for the page's script to swap in without a reload."""
     return render_template("files/_listing.html", **listing_context())
 
@@ -79,7 +79,13 @@ def upload() -> ResponseReturnValue:
     for item in streaming.protected_files(request):
         try:
             stored.append(
-                service.store_upload(current_user, item.filename, item.stream, item.content_type)
+                service.store_upload(
+                    current_user,
+                    item.filename,
+                    item.stream,
+                    item.content_type,
+                    address=request.remote_addr,
+                )
             )
         except TooLargeError:
             raise
@@ -105,7 +111,7 @@ def upload() -> ResponseReturnValue:
 @bp.get("/<int:file_id>/download")
 def download(file_id: int) -> ResponseReturnValue:
     """Send the file (whole, a `Range` of it, or a redirect to S3: see `download_response`)."""
-    return download_response(service.get_file(current_user, file_id))
+    return download_response(service.get_file(current_user, file_id), request.remote_addr)
 
 
 @bp.get("/<int:file_id>/delete")
@@ -119,7 +125,7 @@ def confirm_delete(file_id: int) -> str:
 @bp.post("/<int:file_id>/delete")
 def delete(file_id: int) -> ResponseReturnValue:
     """Delete the file; the list no longer shows it, "Recently deleted" does."""
-    record = service.delete_file(current_user, file_id)
+    record = service.delete_file(current_user, file_id, address=request.remote_addr)
     flash(f"Deleted {record.name}. You can restore it from Recently deleted.", "success")
     return redirect(url_for("files.index"), code=303)
 
@@ -128,14 +134,16 @@ def delete(file_id: int) -> ResponseReturnValue:
 def deleted() -> str:
     """Show the user's deleted files that can still be restored, and until when."""
     return render_template(
-        "files/deleted.html", files=trash.list_deleted(current_user), retention=trash.retention()
+        "files/deleted.html",
+        files=service.list_deleted(current_user),
+        retention=service.retention(),
     )
 
 
 @bp.post("/<int:file_id>/restore")
 def restore(file_id: int) -> ResponseReturnValue:
     """Restore a deleted file from its backup copy; it is listed again under its name."""
-    record = trash.restore(current_user, file_id)
+    record = service.restore_file(current_user, file_id, address=request.remote_addr)
     flash(f"Restored {record.name}.", "success")
     return redirect(url_for("files.deleted"), code=303)
 
@@ -144,7 +152,7 @@ def listing_context() -> dict[str, Any]:
     """Read the list's order, filter and page from the query string and fetch that page."""
     order = request.args.get("order", "newest")
     name_filter = request.args.get("q", "").strip()[:255]
-    page = service.list_page(
+    page = listing.list_page(
         current_user,
         cursor=request.args.get("cursor") or None,
         limit=PAGE_SIZE,
@@ -155,9 +163,9 @@ def listing_context() -> dict[str, Any]:
         "page": page,
         "order": order,
         "name_filter": name_filter,
-        "descending": service.ORDERS[order][1],
+        "descending": listing.ORDERS[order][1],
         "first_page": not request.args.get("cursor"),
-        "total": service.count_files(current_user, name_filter or None, up_to=COUNT_LIMIT),
+        "total": listing.count_files(current_user, name_filter or None, up_to=COUNT_LIMIT),
         "count_limit": COUNT_LIMIT,
         "sort_links": sort_links(order),
     }

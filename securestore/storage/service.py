@@ -1,97 +1,43 @@
 """The one door to S3: upload to the primary bucket, copy server-side to the backup bucket.
 
 `S3Storage` owns the app's single boto3 client, built in `init_app` from boto3's default
-credential chain (no keys are ever passed). Every botocore error is translated here, once,
-into the domain exception tree; callers never see `ClientError`.
+credential chain (no keys are ever passed). Every botocore error is translated once, by
+`storage.translate`, into the domain exception tree; callers never see `ClientError`. Large
+uploads go through the multipart engine (`storage.multipart`); what comes back is a plain
+value (`storage.types`).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import logging
-import zlib
 from collections.abc import Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, current_app
 
-from securestore.errors import (
-    NotFoundError,
-    ObjectExistsError,
-    StorageError,
-    TooLargeError,
+from securestore.errors import NotFoundError, TooLargeError
+from securestore.storage.multipart import fill, put_multipart
+from securestore.storage.translate import error_code, translated
+from securestore.storage.types import (
+    BucketHealth,
+    ListedObject,
+    ObjectInfo,
+    ObjectStream,
+    StoredObject,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-log = logging.getLogger(__name__)
-
 EXTENSION_KEY = "securestore.storage"
 # CopyObject copies at most 5 GiB; larger objects need a multipart (UploadPartCopy) copy.
 COPY_OBJECT_LIMIT = 5 * 1024**3
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
-READ_STEP_BYTES = 1024 * 1024
-_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
-_TAKEN_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    """What an upload wrote: the key, its exact size and the SHA-256 of its bytes (hex)."""
-
-    key: str
-    size: int
-    sha256: str
-
-
-@dataclass(frozen=True)
-class ObjectStream:
-    """An object being read: its size, content type and an iterator over its bytes."""
-
-    size: int
-    content_type: str
-    chunks: Iterator[bytes]
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What S3 says about an object without reading it.
-
-    `sha256` (hex) is set only when S3 holds a full-object SHA-256 checksum: a multipart
-    object's checksum covers its parts, not its bytes, so it cannot be compared to a file hash.
-    """
-
-    size: int
-    content_type: str
-    metadata: dict[str, str]
-    sha256: str | None
-
-
-@dataclass(frozen=True)
-class ListedObject:
-    """One key of a bucket listing, with its size and when it was written."""
-
-    key: str
-    size: int
-    last_modified: datetime
-
-
-@dataclass(frozen=True)
-class BucketHealth:
-    """Whether a bucket answered, and the reason when it did not."""
-
-    bucket: str
-    ok: bool
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,17 +126,26 @@ class S3Storage:
         is left behind.
         """
         buffer = bytearray(self._settings.part_bytes)
-        filled = _fill(stream, buffer)
+        filled = fill(stream, buffer)
         if filled > max_bytes:
             raise TooLargeError()
         if filled < len(buffer):
             return self._put_single(key, bytes(memoryview(buffer)[:filled]), content_type)
-        return self._put_multipart(key, buffer, stream, content_type, max_bytes)
+        return put_multipart(
+            self.client,
+            self.primary_bucket,
+            key,
+            buffer,
+            stream,
+            content_type=content_type,
+            max_bytes=max_bytes,
+            concurrency=self._settings.concurrency,
+        )
 
     def exists(self, key: str) -> bool:
         """Tell whether `key` is taken in the primary bucket (an orphan object, for instance)."""
         try:
-            with _translated("check", self.primary_bucket, key):
+            with translated("check", self.primary_bucket, key):
                 self.client.head_object(Bucket=self.primary_bucket, Key=key)
         except NotFoundError:
             return False
@@ -198,7 +153,7 @@ class S3Storage:
 
     def _put_single(self, key: str, body: bytes, content_type: str) -> StoredObject:
         digest = hashlib.sha256(body)
-        with _translated("upload", self.primary_bucket, key):
+        with translated("upload", self.primary_bucket, key):
             self.client.put_object(
                 Bucket=self.primary_bucket,
                 Key=key,
@@ -208,61 +163,6 @@ class S3Storage:
                 IfNoneMatch="*",
             )
         return StoredObject(key=key, size=len(body), sha256=digest.hexdigest())
-
-    def _put_multipart(
-        self, key: str, first: bytearray, stream: IO[bytes], content_type: str, max_bytes: int
-    ) -> StoredObject:
-        bucket = self.primary_bucket
-        with _translated("start upload", bucket, key):
-            upload_id = self.client.create_multipart_upload(
-                Bucket=bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="CRC32"
-            )["UploadId"]
-        sender = _PartSender(self.client, bucket, key, upload_id, self._settings.concurrency)
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            buffer, filled = first, len(first)
-            while filled:
-                size += filled
-                if size > max_bytes:
-                    raise TooLargeError()
-                # The whole-file SHA-256 is computed once, here; S3 checks each part against
-                # its CRC32 (a multipart object's checksum covers its parts, so a SHA-256 per
-                # part would not give the file's hash anyway). hashlib releases the GIL on
-                # large buffers: hashing overlaps the parts in flight.
-                digest.update(memoryview(buffer)[:filled])
-                sender.send(buffer, filled)
-                sender.wait_for_room()
-                buffer = sender.free_buffer(len(first))
-                filled = _fill(stream, buffer)
-            parts = sender.finish()
-            with _translated("finish upload", bucket, key):
-                self.client.complete_multipart_upload(
-                    Bucket=bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
-                    IfNoneMatch="*",
-                )
-        except BaseException:
-            sender.cancel()
-            self._abort_multipart(key, upload_id)
-            raise
-        return StoredObject(key=key, size=size, sha256=digest.hexdigest())
-
-    def _abort_multipart(self, key: str, upload_id: str) -> None:
-        try:
-            self.client.abort_multipart_upload(
-                Bucket=self.primary_bucket, Key=key, UploadId=upload_id
-            )
-        except (BotoCoreError, ClientError):
-            # The original error matters more; S3 lifecycle rules reap what is left.
-            log.exception(
-                "could not abort multipart upload %s of s3://%s/%s",
-                upload_id,
-                self.primary_bucket,
-                key,
-            )
 
     def copy_to_backup(
         self, key: str, *, size: int, content_type: str, metadata: Mapping[str, str]
@@ -299,7 +199,7 @@ class S3Storage:
             "Metadata": dict(metadata),
             "ChecksumAlgorithm": "SHA256",
         }
-        with _translated(action, bucket, key):
+        with translated(action, bucket, key):
             if size <= COPY_OBJECT_LIMIT:
                 self.client.copy_object(
                     Bucket=bucket,
@@ -319,7 +219,7 @@ class S3Storage:
         """
         bucket = bucket or self.primary_bucket
         extra = {"Range": f"bytes={span[0]}-{span[1] - 1}"} if span else {}
-        with _translated("download", bucket, key):
+        with translated("download", bucket, key):
             answer = self.client.get_object(Bucket=bucket, Key=key, **extra)  # type: ignore[arg-type]
         body = answer["Body"]
         return ObjectStream(
@@ -335,7 +235,7 @@ class S3Storage:
 
         The URL is a bearer credential until it expires: never log it.
         """
-        with _translated("sign download", self.primary_bucket, key):
+        with translated("sign download", self.primary_bucket, key):
             return self.client.generate_presigned_url(
                 "get_object",
                 Params={
@@ -356,7 +256,7 @@ class S3Storage:
 
     def head(self, key: str, *, bucket: str) -> ObjectInfo:
         """Describe an object; raises `NotFoundError` when it does not exist."""
-        with _translated("inspect", bucket, key):
+        with translated("inspect", bucket, key):
             answer = self.client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
         checksum = answer.get("ChecksumSHA256")
         full_object = checksum is not None and "-" not in checksum
@@ -370,7 +270,7 @@ class S3Storage:
     def list_objects(self, bucket: str, *, prefix: str = "") -> Iterator[ListedObject]:
         """Yield every object of `bucket` under `prefix`, a page of 1000 keys at a time."""
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        with _translated("list", bucket, prefix + "*"):
+        with translated("list", bucket, prefix + "*"):
             for page in pages:
                 for item in page.get("Contents", []):
                     yield ListedObject(item["Key"], item["Size"], item["LastModified"])
@@ -378,7 +278,7 @@ class S3Storage:
     def delete(self, key: str, *, bucket: str | None = None) -> None:
         """Delete `key` from a bucket (the primary by default); deleting nothing is no error."""
         bucket = bucket or self.primary_bucket
-        with _translated("delete", bucket, key):
+        with translated("delete", bucket, key):
             self.client.delete_object(Bucket=bucket, Key=key)
 
     def health(self) -> list[BucketHealth]:
@@ -389,134 +289,7 @@ class S3Storage:
         try:
             self.client.head_bucket(Bucket=bucket)
         except ClientError as error:
-            return BucketHealth(bucket, False, _error_code(error))
+            return BucketHealth(bucket, False, error_code(error))
         except BotoCoreError as error:
             return BucketHealth(bucket, False, type(error).__name__)
         return BucketHealth(bucket, True)
-
-
-class _PartSender:
-    """Upload the parts of one multipart upload on a few threads, at most `limit` at a time.
-
-    The caller hands over parts in order and waits for room before filling the next buffer,
-    so at most `limit` + 1 buffers exist: one per part in flight and the one being filled.
-    A buffer goes back to the caller only once its part is done (botocore may resend it on
-    a retry until then). The first failure is raised to the caller at its next call, which
-    stops the upload early instead of sending parts in vain.
-    """
-
-    def __init__(self, client: S3Client, bucket: str, key: str, upload_id: str, limit: int):
-        self.client = client
-        self._bucket = bucket
-        self._key = key
-        self._upload_id = upload_id
-        self._limit = limit
-        self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="s3-part")
-        self._futures: list[Future[dict[str, Any]]] = []
-        self._held: list[tuple[Future[dict[str, Any]], bytearray]] = []
-        self._spare: list[bytearray] = []
-
-    def send(self, buffer: bytearray, filled: int) -> None:
-        """Start uploading the first `filled` bytes of `buffer` as the next part."""
-        number = len(self._futures) + 1
-        # A full buffer is sent as it is (botocore passes a bytearray to the socket uncopied);
-        # only a short last part is copied out, so that its buffer can be reused at once.
-        body = buffer if filled == len(buffer) else bytearray(memoryview(buffer)[:filled])
-        future = self._pool.submit(self._upload_part, number, body)
-        self._futures.append(future)
-        if body is buffer:
-            self._held.append((future, buffer))
-        else:
-            self._spare.append(buffer)
-
-    def free_buffer(self, size: int) -> bytearray:
-        """Return a buffer of `size` bytes that no part in flight uses."""
-        sending = []
-        for future, buffer in self._held:
-            if future.done():
-                self._spare.append(buffer)
-            else:
-                sending.append((future, buffer))
-        self._held = sending
-        return self._spare.pop() if self._spare else bytearray(size)
-
-    def wait_for_room(self) -> None:
-        """Block until fewer than `limit` parts are in flight; raise the first failure."""
-        while True:
-            pending = [future for future in self._futures if not future.done()]
-            self._raise_first_failure()
-            if len(pending) < self._limit:
-                return
-            wait(pending, return_when=FIRST_COMPLETED)
-
-    def finish(self) -> list[dict[str, Any]]:
-        """Wait for every part and return them as CompleteMultipartUpload wants them."""
-        wait(self._futures)
-        self._raise_first_failure()
-        self._pool.shutdown()
-        return [future.result() for future in self._futures]
-
-    def cancel(self) -> None:
-        """Drop the parts not started and wait for the running ones, so an abort is final."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _raise_first_failure(self) -> None:
-        for future in self._futures:
-            if future.done() and not future.cancelled() and future.exception() is not None:
-                future.result()
-
-    def _upload_part(self, number: int, body: bytearray) -> dict[str, Any]:
-        # The CRC32 is computed here, on the part's own thread (zlib releases the GIL), and
-        # sent as a header: botocore then neither computes it again nor, over HTTPS, wraps
-        # the body in aws-chunked encoding (which would copy it).
-        checksum = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode("ascii")
-        with _translated("upload part", self._bucket, self._key):
-            answer = self.client.upload_part(
-                Bucket=self._bucket,
-                Key=self._key,
-                UploadId=self._upload_id,
-                PartNumber=number,
-                # botocore takes a bytearray (its validator does; the stubs omit it).
-                Body=body,  # type: ignore[arg-type]
-                ChecksumCRC32=checksum,
-            )
-        return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32": checksum}
-
-
-@contextmanager
-def _translated(action: str, bucket: str, key: str) -> Iterator[None]:
-    """Turn botocore errors raised inside the block into the domain exception tree."""
-    try:
-        yield
-    except ClientError as error:
-        code = _error_code(error)
-        if code in _TAKEN_CODES:
-            raise ObjectExistsError() from error
-        if code in _MISSING_CODES:
-            raise NotFoundError() from error
-        log.error("S3 %s failed for s3://%s/%s: %s", action, bucket, key, code)
-        raise StorageError(detail=f"{code} on s3://{bucket}/{key}") from error
-    except BotoCoreError as error:
-        log.error("S3 %s failed for s3://%s/%s: %s", action, bucket, key, error)
-        raise StorageError(detail=f"{type(error).__name__} on s3://{bucket}/{key}") from error
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", "Unknown"))
-
-
-def _fill(stream: IO[bytes], buffer: bytearray) -> int:
-    """Read into `buffer` until it is full or the stream ends; return how many bytes came.
-
-    Loops because a stream may return short reads long before its end; asks for at most
-    `READ_STEP_BYTES` at a time so a stream that buffers what it is asked for stays small.
-    """
-    view = memoryview(buffer)
-    filled = 0
-    while filled < len(buffer):
-        chunk = stream.read(min(len(buffer) - filled, READ_STEP_BYTES))
-        if not chunk:
-            break
-        view[filled : filled + len(chunk)] = chunk
-        filled += len(chunk)
-    return filled

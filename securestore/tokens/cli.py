@@ -42,7 +42,11 @@ def create(username: str, name: str, expires: int | None, scopes: tuple[str, ...
     """Create a token and print its secret, alone on the last line, exactly once."""
     try:
         issued = service.create_token(
-            _user(username), name, scopes=scopes or service.SCOPES, expires_in_days=expires
+            _user(username),
+            name,
+            scopes=scopes or service.SCOPES,
+            expires_in_days=expires,
+            address=None,
         )
     except SecureStoreError as error:
         raise click.ClickException(error.message) from None
@@ -83,7 +87,7 @@ def list_(username: str) -> None:
 def revoke(username: str, token_id: int) -> None:
     """Revoke a token by the id `tokens list` shows; it stops working at once."""
     try:
-        record = service.revoke_token(_user(username), token_id)
+        record = service.revoke_token(_user(username), token_id, address=None)
     except SecureStoreError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"Revoked token {record.id} {record.name!r}.")

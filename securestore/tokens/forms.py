@@ -42,4 +42,3 @@ class CreateTokenForm(FlaskForm):
     def expires_in_days(self) -> int | None:
         """The chosen lifetime in days, `None` for a token that never expires."""
         return int(self.expires.data) if self.expires.data else None
-

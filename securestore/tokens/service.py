@@ -20,7 +20,14 @@ from securestore.audit import service as audit
 from securestore.auth import service as accounts
 from securestore.auth.models import User
 from securestore.db_types import utcnow
-from securestore.errors import NotFoundError, SecureStoreError, ValidationError
+from securestore.errors import (
+    NotFoundError,
+    ScopeError,
+    ThrottledError,
+    TokenError,
+    ValidationError,
+    raises,
+)
 from securestore.extensions import db
 from securestore.throttle.service import throttle
 from securestore.tokens.models import PersonalAccessToken
@@ -38,27 +45,6 @@ _TOKEN = re.compile(
 )
 
 
-class TokenError(SecureStoreError):
-    """The request carries no usable token; the API answers 401."""
-
-    status = 401
-    code = "invalid_token"
-    message = "This token is not valid."
-
-
-class MissingTokenError(TokenError):
-    code = "unauthorized"
-    message = "Send a personal access token as `Authorization: Bearer <token>`."
-
-
-class ScopeError(SecureStoreError):
-    """The token is valid but does not allow this operation; the API answers 403."""
-
-    status = 403
-    code = "insufficient_scope"
-    message = "This token does not allow that."
-
-
 @dataclass(frozen=True)
 class IssuedToken:
     """A new token's record and its secret, which exists only in this object."""
@@ -67,8 +53,14 @@ class IssuedToken:
     secret: str
 
 
+@raises(ValidationError)
 def create_token(
-    user: User, name: str, *, scopes: Iterable[str], expires_in_days: int | None
+    user: User,
+    name: str,
+    *,
+    scopes: Iterable[str],
+    expires_in_days: int | None,
+    address: str | None,
 ) -> IssuedToken:
     """Create a token for `user`; `expires_in_days=None` means it never expires."""
     name = _clean_name(name)
@@ -92,7 +84,8 @@ def create_token(
     )
     db.session.add(record)
     db.session.commit()
-    audit.record("token_create", user=user, detail=f"token {record.id}: {name} ({scope_text})")
+    detail = f"token {record.id}: {name} ({scope_text})"
+    audit.record("token_create", user=user, address=address, detail=detail)
     return IssuedToken(record=record, secret=f"{PREFIX}{selector}_{secret}")
 
 
@@ -106,7 +99,8 @@ def list_tokens(user: User) -> list[PersonalAccessToken]:
     return list(db.session.scalars(query))
 
 
-def revoke_token(user: User, token_id: int) -> PersonalAccessToken:
+@raises(NotFoundError)
+def revoke_token(user: User, token_id: int, *, address: str | None) -> PersonalAccessToken:
     """Revoke one of the user's tokens; another user's token is reported as missing."""
     record = db.session.get(PersonalAccessToken, token_id)
     if record is None or record.user_id != user.id:
@@ -114,10 +108,12 @@ def revoke_token(user: User, token_id: int) -> PersonalAccessToken:
     if record.revoked_at is None:
         record.revoked_at = utcnow()
         db.session.commit()
-        audit.record("token_revoke", user=user, detail=f"token {record.id}: {record.name}")
+        detail = f"token {record.id}: {record.name}"
+        audit.record("token_revoke", user=user, address=address, detail=detail)
     return record
 
 
+@raises(TokenError, ThrottledError)
 def authenticate_request(token: str, address: str | None) -> PersonalAccessToken:
     """Authenticate an API request under the login throttle of its client address.
 
@@ -126,12 +122,12 @@ def authenticate_request(token: str, address: str | None) -> PersonalAccessToken
     is refused with 429 until the window ends.
     """
     limits = [accounts.address_limit(address)]
-    accounts.ensure_not_throttled(limits, "api_auth", lambda: None)
+    accounts.ensure_not_throttled(limits, "api_auth", lambda: None, address)
     try:
         return authenticate(token)
     except TokenError as error:
         throttle.hit(limits)
-        audit.record("api_auth", outcome="failed", detail=error.message)
+        audit.record("api_auth", address=address, outcome="failed", detail=error.message)
         raise
 
 
@@ -156,6 +152,7 @@ def authenticate(token: str) -> PersonalAccessToken:
     return record
 
 
+@raises(ScopeError)
 def require_scope(record: PersonalAccessToken, scope: str) -> None:
     """Raise `ScopeError` unless the token carries `scope`."""
     if scope not in record.scope_list:

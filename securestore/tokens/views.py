@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
@@ -46,6 +46,7 @@ def create() -> ResponseReturnValue:
         form.name.data or "",
         scopes=form.scopes.data or [],
         expires_in_days=form.expires_in_days,
+        address=request.remote_addr,
     )
     # The secret is in this page only: no flash (the session cookie is readable), no cache.
     return _page(CreateTokenForm(formdata=None), issued), 201, {"Cache-Control": "no-store"}
@@ -54,6 +55,6 @@ def create() -> ResponseReturnValue:
 @bp.post("/<int:token_id>/revoke")
 def revoke(token_id: int) -> ResponseReturnValue:
     """Revoke the token; scripts using it get 401 from now on (CSRFProtect checks the form)."""
-    record = service.revoke_token(current_user, token_id)
+    record = service.revoke_token(current_user, token_id, address=request.remote_addr)
     flash(f"Revoked the token {record.name}.", "success")
     return redirect(url_for("tokens.index"), code=303)

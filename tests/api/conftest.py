@@ -28,9 +28,13 @@ def issue_token(
 ) -> str:
     """Create `username` when missing, give them a token, and return its secret."""
     with app.app_context():
-        user = accounts.find_user(username) or accounts.register(username, PASSWORD)
+        user = accounts.find_user(username) or accounts.register(username, PASSWORD, address=None)
         issued = tokens.create_token(
-            user, f"{username} test token", scopes=scopes, expires_in_days=expires_in_days
+            user,
+            f"{username} test token",
+            scopes=scopes,
+            expires_in_days=expires_in_days,
+            address=None,
         )
         return issued.secret
 

@@ -448,8 +448,8 @@ def test_token_creation_and_revocation_are_audited(app: Flask, make_token: MakeT
         user = accounts.find_user("alice")
         assert user is not None
         (record,) = tokens.list_tokens(user)
-        tokens.revoke_token(user, record.id)
-        tokens.revoke_token(user, record.id)  # revoking twice is recorded once
+        tokens.revoke_token(user, record.id, address=None)
+        tokens.revoke_token(user, record.id, address=None)  # revoking twice is recorded once
     (created,) = audit_events(app, "token_create")
     (revoked,) = audit_events(app, "token_revoke")
     assert created.user_id == revoked.user_id is not None
@@ -511,3 +511,45 @@ def test_docs_page_uses_only_local_assets_and_no_inline_script(client: FlaskClie
         assert response.status_code == 200, asset
         response.close()
     assert 'data-spec-url="/api/v1/openapi.json"' in page
+
+
+def test_two_files_in_one_upload_are_refused_and_the_first_is_undone_for_real(
+    app: Flask, client: FlaskClient, token: str, s3: Any
+) -> None:
+    """The first file is stored before the second is seen: both copies and its row must go."""
+    refused = upload_multipart(client, token, ("one.txt", b"first"), ("two.txt", b"second"))
+    assert error_of(refused) == (400, "invalid_input")
+    assert "none of these was kept" in refused.get_json()["error"]["message"]
+    assert bucket_keys(s3, PRIMARY) == bucket_keys(s3, BACKUP) == []
+    with app.app_context():
+        assert db.session.scalars(db.select(StoredFile)).all() == []
+    # Nothing stays restorable or keeps the name: the same name is free again.
+    again = upload_multipart(client, token, ("one.txt", b"first"))
+    assert again.status_code == 201
+    assert again.get_json()["name"] == "one.txt"
+
+
+def test_two_files_are_undone_even_when_the_first_backup_is_pending(
+    app: Flask, client: FlaskClient, token: str, s3: Any
+) -> None:
+    """A soft delete would refuse (503, backup pending) and leave the first file live."""
+    s3.delete_bucket(Bucket=BACKUP)
+    refused = upload_multipart(client, token, ("one.txt", b"first"), ("two.txt", b"second"))
+    assert error_of(refused) == (400, "invalid_input")
+    assert bucket_keys(s3, PRIMARY) == []
+    with app.app_context():
+        assert db.session.scalars(db.select(StoredFile)).all() == []
+
+
+def test_every_status_an_operation_can_answer_is_documented(client: FlaskClient) -> None:
+    document = client.get(f"{API}/openapi.json").get_json()
+
+    def statuses(path: str, method: str) -> set[str]:
+        return set(document["paths"][path][method]["responses"])
+
+    delete = statuses("/api/v1/files/{file_id}", "delete")
+    assert {"204", "401", "403", "404", "429", "502", "503"} <= delete  # 503: backup pending
+    assert "backup" in json.dumps(document["paths"]["/api/v1/files/{file_id}"]["delete"])
+    upload = statuses("/api/v1/files", "post")
+    assert {"201", "400", "401", "403", "409", "413", "422", "429", "502", "503"} <= upload
+    assert {"200", "401", "429"} == statuses("/api/v1/me", "get")

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from securestore.auth import service as accounts
 from securestore.db_types import utcnow
-from securestore.errors import NotFoundError, ValidationError
+from securestore.errors import NotFoundError, TokenError, ValidationError
 from securestore.extensions import db
 from securestore.tokens import service
 from securestore.tokens.models import PersonalAccessToken
@@ -55,7 +55,7 @@ def test_authenticate_refuses_anything_but_the_exact_token(app: Flask) -> None:
         secret + "x",
         "",
     ]:
-        with app.app_context(), pytest.raises(service.TokenError, match="not valid"):
+        with app.app_context(), pytest.raises(TokenError, match="not valid"):
             service.authenticate(wrong)
 
 
@@ -66,12 +66,12 @@ def test_expired_and_revoked_tokens_are_refused_with_the_reason(app: Flask) -> N
         record = service.authenticate(expired)
         record.expires_at = utcnow() - timedelta(seconds=1)
         db.session.commit()
-        with pytest.raises(service.TokenError, match="expired"):
+        with pytest.raises(TokenError, match="expired"):
             service.authenticate(expired)
         user = accounts.find_user("alice")
         assert user is not None
-        service.revoke_token(user, service.authenticate(revoked).id)
-        with pytest.raises(service.TokenError, match="revoked"):
+        service.revoke_token(user, service.authenticate(revoked).id, address=None)
+        with pytest.raises(TokenError, match="revoked"):
             service.authenticate(revoked)
 
 
@@ -85,7 +85,7 @@ def test_revoking_another_users_token_is_not_found(app: Flask) -> None:
             db.select(PersonalAccessToken).where(PersonalAccessToken.name.startswith("alice"))
         )
         with pytest.raises(NotFoundError):
-            service.revoke_token(bob, alice_token.id)
+            service.revoke_token(bob, alice_token.id, address=None)
         assert alice_token.revoked_at is None
 
 
@@ -99,10 +99,10 @@ def test_create_token_rejects_bad_input(app: Flask) -> None:
         ("ok", ["read"], 3651, "1 to 3650 days"),
     ]
     with app.app_context():
-        user = accounts.register("alice", PASSWORD)
+        user = accounts.register("alice", PASSWORD, address=None)
         for name, scopes, days, message in cases:
             with pytest.raises(ValidationError, match=message):
-                service.create_token(user, name, scopes=scopes, expires_in_days=days)
+                service.create_token(user, name, scopes=scopes, expires_in_days=days, address=None)
     assert stored_tokens(app) == []
 
 
@@ -110,7 +110,7 @@ def test_cli_create_prints_the_secret_alone_on_the_last_line(
     app: Flask, runner: FlaskCliRunner
 ) -> None:
     with app.app_context():
-        accounts.register("alice", PASSWORD)
+        accounts.register("alice", PASSWORD, address=None)
     result = runner.invoke(
         args=[
             "tokens",
@@ -140,7 +140,7 @@ def test_cli_create_defaults_to_both_scopes_and_no_expiry(
     app: Flask, runner: FlaskCliRunner
 ) -> None:
     with app.app_context():
-        accounts.register("alice", PASSWORD)
+        accounts.register("alice", PASSWORD, address=None)
     result = runner.invoke(args=["tokens", "create", "--user", "alice", "--name", "sync"])
     assert result.exit_code == 0, result.output
     (record,) = stored_tokens(app)
@@ -149,7 +149,7 @@ def test_cli_create_defaults_to_both_scopes_and_no_expiry(
 
 def test_cli_create_explains_bad_input(app: Flask, runner: FlaskCliRunner) -> None:
     with app.app_context():
-        accounts.register("alice", PASSWORD)
+        accounts.register("alice", PASSWORD, address=None)
     for args, message in [
         (["--user", "nobody", "--name", "x"], "No user named 'nobody'"),
         (["--user", "alice", "--name", "x", "--expires", "0"], "1 to 3650 days"),
@@ -171,7 +171,7 @@ def test_cli_list_and_revoke(app: Flask, runner: FlaskCliRunner) -> None:
     revoked = runner.invoke(args=["tokens", "revoke", "--user", "alice", str(record.id)])
     assert revoked.exit_code == 0, revoked.output
     assert "revoked" in runner.invoke(args=["tokens", "list", "--user", "alice"]).output
-    with app.app_context(), pytest.raises(service.TokenError, match="revoked"):
+    with app.app_context(), pytest.raises(TokenError, match="revoked"):
         service.authenticate(secret)
 
 

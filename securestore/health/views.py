@@ -1,18 +1,16 @@
-"""Health checks: `/healthz` for load balancers, `/storage/health` (with backup counts) for
+"""Health endpoints: `/healthz` for load balancers, `/storage/health` (with backup counts) for
 operators and monitors."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from securestore.storage.health import database_check, health_report
+from securestore.health.checks import database_check, health_report
 
-bp = Blueprint("storage", __name__, url_prefix="/storage")
-# Mounted at the root: load balancers and nginx probe /healthz.
-liveness_bp = Blueprint("liveness", __name__)
+bp = Blueprint("health", __name__)
 
 
-@liveness_bp.get("/healthz")
+@bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     """Answer 200 when this process can reach the database; never calls S3.
 
@@ -25,8 +23,8 @@ def healthz() -> tuple[Response, int]:
     return jsonify(body), 200 if healthy else 503
 
 
-@bp.get("/health")
-def health() -> tuple[Response, int]:
+@bp.get("/storage/health")
+def storage_health() -> tuple[Response, int]:
     """Answer 200 when the database and both buckets answer, else 503 saying which failed.
 
     `backups` counts live files by backup state (pending and failed ones have no good second

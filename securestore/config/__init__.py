@@ -1,55 +1,53 @@
 """Settings, read from the environment only and checked once at start-up.
 
-Every setting the app knows is listed in :func:`settings_from_environ`; `.env.example` and the
-README document them. AWS credentials are deliberately absent: boto3's default credential
-chain finds them (the EC2 instance role in production, environment variables locally).
+Every setting is declared once, in `config.table`; `.env.example` and
+`docs/configuration.md` are written from that table (`python -m securestore.config.document`).
+AWS credentials are deliberately absent: boto3's default credential chain finds them (the
+EC2 instance role in production, environment variables locally).
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from dotenv import load_dotenv
+from sqlalchemy.engine import make_url
 
-GIB = 1024**3
-MIB = 1024**2
-DEFAULT_MAX_UPLOAD_BYTES = 5 * GIB
-DEFAULT_UPLOAD_PART_BYTES = 8 * MIB
-DEFAULT_BACKUP_RETENTION_DAYS = 30
-DEFAULT_BACKUP_MAX_ATTEMPTS = 10
-DEFAULT_BACKUP_RETRY_DELAY_SECONDS = 30
-# S3 refuses multipart parts smaller than 5 MiB (except the last one).
+from securestore.config.table import (
+    BY_NAME,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_PASSWORD_HASH_METHOD,
+    DOWNLOAD_MODES,
+    ENVIRONMENTS,
+    GIB,
+    HASH_METHOD,
+    MIB,
+    SETTINGS,
+    ConfigError,
+)
+
+__all__ = [
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "DEFAULT_PASSWORD_HASH_METHOD",
+    "ConfigError",
+    "cookie_settings",
+    "instance_path_from_environ",
+    "is_development",
+    "load_development_env",
+    "settings_from_environ",
+    "validate",
+]
+
+# S3 refuses multipart parts smaller than 5 MiB (except the last one), and larger than 5 GiB.
 MIN_UPLOAD_PART_BYTES = 5 * MIB
-# S3 allows at most 5 GiB per part.
 MAX_UPLOAD_PART_BYTES = 5 * GIB
-# Two parts in flight keep a local SeaweedFS as busy as four did (bench: same MB/s at 256 MiB)
-# with 16 MiB less memory per upload; raise it for a distant S3 where each part waits longer.
-DEFAULT_UPLOAD_CONCURRENCY = 2
-# securestore/gunicorn_conf.py's default threads per worker: the S3 connection pool is sized
-# from the same GUNICORN_THREADS variable, so every thread's parts get a connection.
-DEFAULT_GUNICORN_THREADS = 4
-DOWNLOAD_MODES = ("stream", "redirect")
-DEFAULT_DOWNLOAD_URL_SECONDS = 300
 # A presigned URL signed with SigV4 is valid for at most seven days.
 MAX_DOWNLOAD_URL_SECONDS = 7 * 24 * 3600
-
-ENVIRONMENTS = ("production", "development")
-
-# OWASP Password Storage Cheat Sheet: scrypt N=2^15, r=8, p=3 (Werkzeug's default p=1 is short).
-DEFAULT_PASSWORD_HASH_METHOD = "scrypt:32768:8:3"  # noqa: S105 -- a method name, no secret
-# Werkzeug method strings with every parameter spelled out, so stored hashes can be compared.
-_HASH_METHOD = re.compile(r"scrypt:\d+:\d+:\d+|pbkdf2:sha256:\d+")
-
 # Files `make run` writes under instance/ for local development; loaded only in development.
 LOCAL_ENV_FILES = ("local-s3.env", "secret.env")
-
-
-class ConfigError(RuntimeError):
-    """A setting is missing or malformed; the message names the variable to fix."""
 
 
 def load_development_env(instance_path: str) -> None:
@@ -66,43 +64,33 @@ def load_development_env(instance_path: str) -> None:
 
 def settings_from_environ(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables (not yet validated)."""
-    environment = environ.get("SECURESTORE_ENV", "production").strip().lower()
-    database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path}/securestore.db"
-    if database_url.startswith("postgres://"):
-        # Heroku-style URLs are refused by SQLAlchemy 2; accept them as the same thing.
-        database_url = "postgresql://" + database_url.removeprefix("postgres://")
-    concurrency = _int(environ, "S3_UPLOAD_CONCURRENCY", DEFAULT_UPLOAD_CONCURRENCY)
-    return {
-        "SECURESTORE_ENV": environment,
-        "SECRET_KEY": environ.get("SECRET_KEY"),
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "S3_PRIMARY_BUCKET": environ.get("S3_PRIMARY_BUCKET", "securestore-primary"),
-        "S3_BACKUP_BUCKET": environ.get("S3_BACKUP_BUCKET", "securestore-backup"),
-        "S3_ENDPOINT_URL": environ.get("S3_ENDPOINT_URL") or None,
-        "S3_REGION": environ.get("S3_REGION") or None,
-        "S3_PART_BYTES": _int(environ, "S3_PART_BYTES", DEFAULT_UPLOAD_PART_BYTES),
-        "S3_UPLOAD_CONCURRENCY": concurrency,
-        "S3_MAX_POOL_CONNECTIONS": _int(
-            environ,
-            "S3_MAX_POOL_CONNECTIONS",
-            _int(environ, "GUNICORN_THREADS", DEFAULT_GUNICORN_THREADS) * concurrency,
-        ),
-        "DOWNLOAD_MODE": environ.get("DOWNLOAD_MODE", "stream").strip().lower(),
-        "DOWNLOAD_URL_SECONDS": _int(environ, "DOWNLOAD_URL_SECONDS", DEFAULT_DOWNLOAD_URL_SECONDS),
-        "MAX_UPLOAD_BYTES": _int(environ, "MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
-        "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO").upper(),
-        "TRUSTED_PROXY_COUNT": _int(environ, "TRUSTED_PROXY_COUNT", 0),
-        **cookie_settings(_bool(environ, "SECURE_COOKIES", environment != "development")),
-        **security_settings(environ),
-        "BACKUP_RETENTION_DAYS": _int(
-            environ, "BACKUP_RETENTION_DAYS", DEFAULT_BACKUP_RETENTION_DAYS
-        ),
-        "BACKUP_MAX_ATTEMPTS": _int(environ, "BACKUP_MAX_ATTEMPTS", DEFAULT_BACKUP_MAX_ATTEMPTS),
-        "BACKUP_RETRY_DELAY_SECONDS": _int(
-            environ, "BACKUP_RETRY_DELAY_SECONDS", DEFAULT_BACKUP_RETRY_DELAY_SECONDS
-        ),
-    }
+    config = {s.name: s.value(environ) for s in SETTINGS if s.read_by == "app"}
+    config["SQLALCHEMY_DATABASE_URI"] = database_uri(
+        config.pop("DATABASE_URL") or f"sqlite:///{instance_path}/securestore.db"
+    )
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    if config["S3_MAX_POOL_CONNECTIONS"] is None:
+        threads = int(BY_NAME["GUNICORN_THREADS"].value(environ))
+        config["S3_MAX_POOL_CONNECTIONS"] = threads * config["S3_UPLOAD_CONCURRENCY"]
+    secure = config.pop("SECURE_COOKIES")
+    if secure is None:
+        secure = config["SECURESTORE_ENV"] != "development"
+    config.update(cookie_settings(secure))
+    return config
+
+
+def database_uri(url: str) -> str:
+    """Name the installed PostgreSQL driver (psycopg 3) in a `postgresql://` URL.
+
+    SQLAlchemy 2.0 would pick psycopg2 for a bare `postgresql://`, which is not installed;
+    Heroku-style `postgres://` URLs mean the same thing. Other URLs pass unchanged.
+    """
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
 
 
 def cookie_settings(secure: bool) -> dict[str, Any]:
@@ -122,20 +110,6 @@ def cookie_settings(secure: bool) -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-    }
-
-
-def security_settings(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Settings of the security controls: hashing, throttling, session limits, Redis."""
-    return {
-        "PASSWORD_HASH_METHOD": environ.get("PASSWORD_HASH_METHOD", DEFAULT_PASSWORD_HASH_METHOD),
-        "LOGIN_ACCOUNT_LIMIT": _int(environ, "LOGIN_ACCOUNT_LIMIT", 5),
-        "LOGIN_ADDRESS_LIMIT": _int(environ, "LOGIN_ADDRESS_LIMIT", 20),
-        "LOGIN_WINDOW_SECONDS": _int(environ, "LOGIN_WINDOW_SECONDS", 900),
-        "SESSION_IDLE_MINUTES": _int(environ, "SESSION_IDLE_MINUTES", 30),
-        "SESSION_LIFETIME_HOURS": _int(environ, "SESSION_LIFETIME_HOURS", 12),
-        "REDIS_URL": environ.get("REDIS_URL") or None,
-        "REDIS_KEY_PREFIX": environ.get("REDIS_KEY_PREFIX", "securestore:"),
     }
 
 
@@ -187,14 +161,12 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("BACKUP_RETENTION_DAYS must be 0 or more days")
     if config["BACKUP_MAX_ATTEMPTS"] < 1:
         raise ConfigError("BACKUP_MAX_ATTEMPTS must be at least 1")
-    if config["BACKUP_RETRY_DELAY_SECONDS"] < 0:
-        raise ConfigError("BACKUP_RETRY_DELAY_SECONDS must be 0 (off) or more seconds")
     validate_security(config)
 
 
 def validate_security(config: Mapping[str, Any]) -> None:
     """Refuse security settings that would switch a control off or cannot be parsed."""
-    if not _HASH_METHOD.fullmatch(config["PASSWORD_HASH_METHOD"]):
+    if not HASH_METHOD.fullmatch(config["PASSWORD_HASH_METHOD"]):
         raise ConfigError(
             "PASSWORD_HASH_METHOD must be a full Werkzeug method string such as "
             f"{DEFAULT_PASSWORD_HASH_METHOD} or pbkdf2:sha256:600000"
@@ -213,26 +185,3 @@ def validate_security(config: Mapping[str, Any]) -> None:
 def is_development() -> bool:
     """Tell whether the process environment asks for development mode."""
     return os.environ.get("SECURESTORE_ENV", "production").strip().lower() == "development"
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = environ.get(name, "").strip().lower()
-    if raw == "":
-        return default
-    if raw in _TRUE | _FALSE:
-        return raw in _TRUE
-    raise ConfigError(f"{name} must be one of 1/0, true/false, yes/no, on/off, got {raw!r}")
-
-
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return int(raw.replace("_", ""))
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None

@@ -1,0 +1,258 @@
+"""Every setting the app, gunicorn and `make run` read: name, default, meaning, how to parse.
+
+This table is the one place settings are declared. `config.settings_from_environ` reads the
+environment through it, and `config.document` writes `.env.example` and the table in
+`docs/configuration.md` from it (a test keeps both in step).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+GIB = 1024**3
+MIB = 1024**2
+
+# OWASP Password Storage Cheat Sheet: scrypt N=2^15, r=8, p=3 (Werkzeug's default p=1 is short).
+DEFAULT_PASSWORD_HASH_METHOD = "scrypt:32768:8:3"  # noqa: S105 -- a method name, no secret
+DEFAULT_MAX_UPLOAD_BYTES = 5 * GIB
+# securestore/gunicorn_conf.py's default threads per worker: the S3 connection pool is sized
+# from the same GUNICORN_THREADS variable, so every thread's parts get a connection.
+DEFAULT_GUNICORN_THREADS = 4
+# Two parts in flight keep a local SeaweedFS as busy as four did (docs/performance.md), with
+# less memory per upload; raise it for a distant S3 where each part waits longer.
+DEFAULT_UPLOAD_CONCURRENCY = 2
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable to fix."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def whole_number(name: str, raw: str) -> int:
+    """Parse `1_000_000`-style whole numbers, naming the variable when it is not one."""
+    try:
+        return int(raw.replace("_", ""))
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def flag(name: str, raw: str) -> bool:
+    """Parse 1/0, true/false, yes/no, on/off."""
+    value = raw.strip().lower()
+    if value in _TRUE | _FALSE:
+        return value in _TRUE
+    raise ConfigError(f"{name} must be one of 1/0, true/false, yes/no, on/off, got {value!r}")
+
+
+def text(name: str, raw: str) -> str:
+    """Keep the value as written."""
+    return raw
+
+
+def lower(name: str, raw: str) -> str:
+    """A keyword: case and surrounding spaces do not matter."""
+    return raw.strip().lower()
+
+
+def upper(name: str, raw: str) -> str:
+    """A log level: case does not matter."""
+    return raw.strip().upper()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable.
+
+    `default` is the value used when the variable is unset or empty (None: no value);
+    `shown_default` is how the docs state a default that is computed (`None`: `default`).
+    `read_by` says who reads it: the app's config (`app`), gunicorn, or `make run`.
+    """
+
+    name: str
+    default: str | None
+    meaning: str
+    parse: Callable[[str, str], Any] = text
+    shown_default: str | None = None
+    read_by: str = "app"
+
+    def value(self, environ: dict[str, str] | Any) -> Any:
+        """Read and check this setting from `environ` (unset or empty: the default)."""
+        raw = environ.get(self.name)
+        if raw is None or raw.strip() == "":
+            raw = self.default
+        if raw is None:
+            return None
+        return self.parse(self.name, raw)
+
+    @property
+    def documented_default(self) -> str:
+        """The default as the docs state it."""
+        if self.shown_default is not None:
+            return self.shown_default
+        return f"`{self.default}`" if self.default else "unset"
+
+
+# Werkzeug method strings with every parameter spelled out, so stored hashes can be compared.
+HASH_METHOD = re.compile(r"scrypt:\d+:\d+:\d+|pbkdf2:sha256:\d+")
+ENVIRONMENTS = ("production", "development")
+DOWNLOAD_MODES = ("stream", "redirect")
+
+SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
+    "Core": (
+    Setting(
+        "SECURESTORE_ENV", "production",
+        "`development` also loads `instance/local-s3.env` and `instance/secret.env`, which "
+        "`make run` writes",
+        lower,
+    ),
+    Setting(
+        "SECRET_KEY", None,
+        "signs sessions and CSRF tokens; required outside development (`make run` generates "
+        "one)",
+        shown_default="none (required)",
+    ),
+    Setting(
+        "DATABASE_URL", None,
+        "any SQLAlchemy URL; `postgresql://user:password@host/db` for PostgreSQL (psycopg 3)",
+        shown_default="SQLite `instance/securestore.db`",
+    ),
+    Setting(
+        "SECURESTORE_INSTANCE_PATH", None,
+        "absolute path of the instance folder; the systemd unit sets `/var/lib/securestore`",
+        shown_default="`instance/` in a checkout", read_by="app (before the rest)",
+    ),
+    Setting("LOG_LEVEL", "INFO", "level of the `securestore` loggers (logs go to stderr)", upper),
+    ),
+    "S3": (
+    Setting("S3_PRIMARY_BUCKET", "securestore-primary", "bucket for the files"),
+    Setting(
+        "S3_BACKUP_BUCKET", "securestore-backup",
+        "bucket for the backup copies; must differ from the primary",
+    ),
+    Setting(
+        "S3_ENDPOINT_URL", None,
+        "an S3-compatible endpoint such as SeaweedFS (`http://127.0.0.1:8333`); unset on AWS",
+    ),
+    Setting("S3_REGION", None, "the buckets' region", shown_default="boto3's default"),
+    Setting(
+        "S3_PART_BYTES", str(8 * MIB),
+        "multipart part size, 5 MiB to 5 GiB; memory per upload is about `S3_PART_BYTES` x "
+        "(`S3_UPLOAD_CONCURRENCY` + 1)",
+        whole_number, shown_default="8 MiB (`8388608`)",
+    ),
+    Setting(
+        "S3_UPLOAD_CONCURRENCY", str(DEFAULT_UPLOAD_CONCURRENCY),
+        "parts of one upload in flight to S3 at once (more for a distant S3)",
+        whole_number,
+    ),
+    Setting(
+        "S3_MAX_POOL_CONNECTIONS", None,
+        "boto3 connections per worker, so no thread's upload waits for one",
+        whole_number,
+        shown_default="`GUNICORN_THREADS` x `S3_UPLOAD_CONCURRENCY` (8)",
+    ),
+    ),
+    "Uploads and downloads": (
+    Setting(
+        "MAX_UPLOAD_BYTES", str(DEFAULT_MAX_UPLOAD_BYTES),
+        "largest upload; 413 above it (the shipped nginx allows the same)",
+        whole_number, shown_default="5 GiB (`5368709120`)",
+    ),
+    Setting(
+        "DOWNLOAD_MODE", "stream",
+        "`stream` (through the app, with `Range`) or `redirect` (302 to a presigned S3 URL)",
+        lower,
+    ),
+    Setting(
+        "DOWNLOAD_URL_SECONDS", "300",
+        "lifetime of a presigned download URL, 1 to 604800 (seven days)",
+        whole_number,
+    ),
+    ),
+    "Web": (
+    Setting(
+        "TRUSTED_PROXY_COUNT", "0",
+        "reverse proxies whose `X-Forwarded-*` headers are trusted (ProxyFix); `1` behind the "
+        "shipped nginx",
+        whole_number,
+    ),
+    Setting(
+        "SECURE_COOKIES", None,
+        "the site is HTTPS: `Secure` cookies, session cookie `__Host-session`, HSTS (cookies "
+        "are always HttpOnly and SameSite=Lax)",
+        flag, shown_default="on in production, off in development",
+    ),
+    ),
+    "Security": (
+    Setting(
+        "PASSWORD_HASH_METHOD", DEFAULT_PASSWORD_HASH_METHOD,
+        "Werkzeug method string with every parameter; older hashes are upgraded at login",
+    ),
+    Setting(
+        "LOGIN_ACCOUNT_LIMIT", "5",
+        "failed logins (or 2FA codes) per account per window before 429",
+        whole_number,
+    ),
+    Setting(
+        "LOGIN_ADDRESS_LIMIT", "20",
+        "failed logins per client address per window before 429",
+        whole_number,
+    ),
+    Setting(
+        "LOGIN_WINDOW_SECONDS", "900",
+        "the throttle window; `Retry-After` says what is left of it",
+        whole_number,
+    ),
+    Setting(
+        "REDIS_URL", None,
+        "keep throttle counters in Redis (`redis://127.0.0.1:6379/0`) instead of the database",
+        shown_default="unset (the database)",
+    ),
+    Setting("REDIS_KEY_PREFIX", "securestore:", "prefix of the throttle keys in Redis"),
+    Setting(
+        "SESSION_IDLE_MINUTES", "30", "a session idle this long ends", whole_number
+    ),
+    Setting(
+        "SESSION_LIFETIME_HOURS", "12", "any session ends this long after login",
+        whole_number,
+    ),
+    ),
+    "Backups": (
+    Setting(
+        "BACKUP_RETENTION_DAYS", "30",
+        "how long a deleted file stays restorable before `backup sync` purges its backup copy; "
+        "`0` purges at the next sync",
+        whole_number,
+    ),
+    Setting(
+        "BACKUP_MAX_ATTEMPTS", "10",
+        "failed copies after which a backup is `failed` (then retried every 6 hours)",
+        whole_number,
+    ),
+    ),
+    "gunicorn and make run": (
+    Setting(
+        "GUNICORN_WORKERS", None, "gunicorn worker processes",
+        shown_default="2 x CPUs + 1 (`make run`: 2)", read_by="gunicorn",
+    ),
+    Setting(
+        "GUNICORN_THREADS", str(DEFAULT_GUNICORN_THREADS), "threads per gunicorn worker",
+        read_by="gunicorn",
+    ),
+    Setting("GUNICORN_LOG_LEVEL", "info", "gunicorn's own log level", read_by="gunicorn"),
+    Setting(
+        "GUNICORN_BIND", "127.0.0.1:8000",
+        "gunicorn's address when not started by `securestore.socket`", read_by="gunicorn",
+    ),
+    Setting("PORT", "5000", "the app's port under `make run`", read_by="make run"),
+    ),
+}  # fmt: skip
+
+SETTINGS = tuple(setting for group in SETTING_GROUPS.values() for setting in group)
+BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -1,0 +1,311 @@
+"""The life of a stored file once its bytes are in the primary bucket: one function per step.
+
+    register ──> (backup copy: copy_to_backup, retried by `backup sync` under a claim)
+       │
+       ├──> discard            an upload undone: both copies and the row, for real
+       └──> soft_delete ──> restore | purge_expired
+    recover                    a file known only from its backup copy (`backup restore`)
+
+Each step is one transaction and commits it itself; callers call a step with nothing of
+their own pending in the session. The order of writes inside a step is what keeps data safe:
+no row ever points to an object that was not written, and whatever cannot be undone is left
+as an orphan that `backup verify` reports, never silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+from flask import current_app
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from securestore.db_types import utcnow
+from securestore.errors import (
+    BackupDamagedError,
+    BackupNotReadyError,
+    DatabaseError,
+    NotFoundError,
+    StorageError,
+    raises,
+)
+from securestore.extensions import db, storage
+from securestore.files.models import BackupState, StoredFile
+
+log = logging.getLogger(__name__)
+
+# Long enough for a server-side copy of the largest object; a dead copier's claim expires.
+LEASE = timedelta(minutes=30)
+BACKOFF_BASE = timedelta(minutes=1)
+BACKOFF_CAP = timedelta(hours=1)
+# A `failed` file is still retried, just rarely: the cause is usually a lasting outage.
+FAILED_RETRY_INTERVAL = timedelta(hours=6)
+
+MISSING = "missing"
+MISMATCHED = "mismatched"
+
+
+@raises(DatabaseError)
+def register(record: StoredFile) -> StoredFile:
+    """Record a file whose primary object was just written, after trying its backup copy.
+
+    The copy comes before the row, so the upload's one commit saves the file together with
+    its backup state, and no `backup sync` can see the row while the upload still copies it.
+    A failed copy leaves the file `pending` (logged with bucket and key, retried by sync);
+    a failed commit takes both copies away again (`DatabaseError`).
+    """
+    record.backup_attempts = 0
+    copy_to_backup(record)
+    db.session.add(record)
+    try:
+        db.session.commit()
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        log.error("could not record s3://%s/%s: %s", storage.primary_bucket, record.key, error)
+        _delete_copies(record.key, "no database row")
+        raise DatabaseError() from error
+    return record
+
+
+@raises(DatabaseError)
+def discard(record: StoredFile) -> None:
+    """Undo a stored upload for real: the row and both copies go, nothing stays restorable.
+
+    The row goes first, so a copy that cannot be deleted afterwards is an orphan for
+    `backup verify`, never a row without its object.
+    """
+    db.session.delete(record)
+    try:
+        db.session.commit()
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        raise DatabaseError("The upload could not be undone; it is still listed.") from error
+    _delete_copies(record.key, "discarded upload")
+
+
+def claim(file_id: int, *, now: datetime | None = None) -> bool:
+    """Take the lease on a live file whose backup is not done; False when someone else has it.
+
+    One conditional UPDATE, atomic on SQLite and PostgreSQL alike: of any number of
+    concurrent copiers (sync runs on several machines, a delete) exactly one wins, and a
+    crashed copier's lease simply expires after `LEASE`.
+    """
+    now = now or utcnow()
+    result = db.session.execute(
+        update(StoredFile)
+        .where(
+            StoredFile.id == file_id,
+            StoredFile.backup_state != BackupState.DONE,
+            StoredFile.live(),
+            or_(StoredFile.backup_lease_until.is_(None), StoredFile.backup_lease_until < now),
+        )
+        .values(backup_lease_until=now + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def copy_to_backup(record: StoredFile) -> bool:
+    """Copy the file to the backup bucket inside S3 and note the outcome on the row.
+
+    Does not commit: `register` saves the outcome with the new row, `back_up` for a file
+    that already has one. Never raises for S3: a failure is logged with bucket and key,
+    stored on the row with the attempt count and the time of the next attempt, and turns
+    `failed` after `BACKUP_MAX_ATTEMPTS` attempts.
+    """
+    record.backup_attempts += 1
+    now = utcnow()
+    try:
+        storage.copy_to_backup(
+            record.key,
+            size=record.size,
+            content_type=record.content_type,
+            metadata=backup_metadata(record),
+        )
+    except StorageError as error:
+        _note_failure(record, error, now)
+        return False
+    mark_backed_up(record, now)
+    return True
+
+
+def back_up(record: StoredFile) -> bool:
+    """Copy a file whose lease the caller holds (see `claim`), save the outcome, release it."""
+    copied = copy_to_backup(record)
+    record.backup_lease_until = None
+    db.session.commit()
+    return copied
+
+
+def mark_backed_up(record: StoredFile, now: datetime) -> None:
+    """Note on the row that a good backup copy exists as of `now`."""
+    record.backup_state = BackupState.DONE
+    record.backup_error = None
+    record.backup_next_attempt_at = None
+    record.backed_up_at = now
+    record.backup_verified_at = None
+
+
+def retry_delay(attempts: int, *, failed: bool = False) -> timedelta:
+    """How long to wait after `attempts` failed copies before the next one.
+
+    The first failure (during the upload) is retried by the next sync; then 1, 2, 4 ...
+    minutes, capped at an hour; a `failed` file every six hours.
+    """
+    if failed:
+        return FAILED_RETRY_INTERVAL
+    if attempts <= 1:
+        return timedelta(0)
+    return min(BACKOFF_BASE * 2 ** (attempts - 2), BACKOFF_CAP)
+
+
+def backup_metadata(record: StoredFile) -> dict[str, str]:
+    """Describe a file on its backup copy, so the backup bucket alone can rebuild it."""
+    return {
+        "sha256": record.sha256,
+        "owner": record.key.split("/", 1)[0],
+        # S3 metadata is ASCII only; the exact Unicode name survives percent-encoded.
+        "filename": quote(record.name, safe=""),
+    }
+
+
+@raises(BackupNotReadyError, StorageError)
+def soft_delete(record: StoredFile) -> None:
+    """Delete a file from the primary bucket, keeping its row and backup copy for `restore`.
+
+    A file whose backup is not done gets one more copy attempt first; if that fails the
+    delete is refused, because it would destroy the only copy. The object goes before the
+    row changes: if S3 refuses, the file stays listed and nothing changed.
+    """
+    if record.backup_state is not BackupState.DONE:
+        if not (claim(record.id) and back_up(record)):
+            raise BackupNotReadyError()
+    storage.delete(record.key)
+    record.deleted_at = utcnow()
+    db.session.commit()
+
+
+@raises(NotFoundError, BackupDamagedError, StorageError)
+def restore(record: StoredFile) -> StoredFile:
+    """Bring a deleted file back: copy its backup to the primary bucket, then list it again.
+
+    The row is revived with a conditional UPDATE so a purge that got there first wins
+    cleanly: the copy just made is removed again and the caller gets `NotFoundError`. A
+    second restore racing this one just finds it restored.
+    """
+    damage = check_copy(record, storage.backup_bucket)
+    if damage is not None:
+        raise BackupDamagedError(detail=f"{record.key}: backup {damage[0]}, {damage[1]}")
+    storage.copy_from_backup(record.key, size=record.size, content_type=record.content_type)
+    revived = db.session.execute(
+        update(StoredFile)
+        .where(StoredFile.id == record.id, StoredFile.deleted_at.is_not(None))
+        .values(deleted_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if revived.rowcount != 1:  # type: ignore[attr-defined]
+        if db.session.scalar(select(StoredFile.id).where(StoredFile.id == record.id)) is None:
+            storage.delete(record.key)
+            raise NotFoundError()
+    db.session.refresh(record)
+    return record
+
+
+@raises(StorageError)
+def recover(record: StoredFile) -> StoredFile:
+    """Adopt a file known only from its backup copy (`backup restore`): primary, then row.
+
+    The same order as an upload, so a crash in between leaves an orphan, not a bad row.
+    """
+    storage.copy_from_backup(record.key, size=record.size, content_type=record.content_type)
+    db.session.add(record)
+    db.session.commit()
+    return record
+
+
+def purge_expired(now: datetime) -> tuple[int, int]:
+    """Forget deleted files past `BACKUP_RETENTION_DAYS`; return (purged, copies kept).
+
+    The row goes first, with a conditional DELETE, so of two concurrent runs only one purges
+    a file and a user's restore that lands first wins. A backup copy that cannot be deleted
+    afterwards is an orphan that `backup verify` reports, never a row without its object.
+    """
+    cutoff = now - timedelta(days=current_app.config["BACKUP_RETENTION_DAYS"])
+    expired = db.session.execute(
+        select(StoredFile.id, StoredFile.key).where(StoredFile.deleted_at <= cutoff)
+    ).all()
+    purged = kept = 0
+    for file_id, key in expired:
+        result = db.session.execute(
+            delete(StoredFile).where(StoredFile.id == file_id, StoredFile.deleted_at <= cutoff)
+        )
+        db.session.commit()
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        try:
+            storage.delete(key, bucket=storage.backup_bucket)
+        except StorageError:
+            log.error("purged %s but its backup copy stays as an orphan", key)
+            kept += 1
+        else:
+            log.info("purged s3://%s/%s after the retention period", storage.backup_bucket, key)
+            purged += 1
+    return purged, kept
+
+
+def check_copy(record: StoredFile, bucket: str, *, deep: bool = False) -> tuple[str, str] | None:
+    """Return None when `bucket` holds a good copy of the file, else (kind, why).
+
+    A copy is good when it exists with the recorded size and SHA-256: S3's `HEAD` tells the
+    size, the `sha256` metadata of backup copies and S3's own full-object checksum where it
+    has one; `deep` reads and hashes the bytes instead of trusting S3.
+    """
+    try:
+        info = storage.head(record.key, bucket=bucket)
+    except NotFoundError:
+        return MISSING, "no object"
+    if info.size != record.size:
+        return MISMATCHED, f"size {info.size}, recorded {record.size}"
+    if bucket == storage.backup_bucket and info.metadata.get("sha256") != record.sha256:
+        return (
+            MISMATCHED,
+            f"sha256 metadata {info.metadata.get('sha256')!r} is not the recorded one",
+        )
+    if info.sha256 is not None and info.sha256 != record.sha256:
+        return MISMATCHED, f"S3 checksum sha256 {info.sha256}, recorded {record.sha256}"
+    if deep:
+        content = storage.sha256(record.key, bucket=bucket)
+        if content != record.sha256:
+            return MISMATCHED, f"content sha256 {content}, recorded {record.sha256}"
+    return None
+
+
+def _note_failure(record: StoredFile, error: StorageError, now: datetime) -> None:
+    attempts = record.backup_attempts
+    gave_up = attempts >= current_app.config["BACKUP_MAX_ATTEMPTS"]
+    record.backup_state = BackupState.FAILED if gave_up else BackupState.PENDING
+    record.backup_error = error.detail
+    record.backup_next_attempt_at = now + retry_delay(attempts, failed=gave_up)
+    log.warning(
+        "backup of s3://%s/%s to s3://%s/%s is %s after %d attempt(s): %s",
+        storage.primary_bucket,
+        record.key,
+        storage.backup_bucket,
+        record.key,
+        record.backup_state.value,
+        attempts,
+        error.detail,
+    )
+
+
+def _delete_copies(key: str, why: str) -> None:
+    """Delete both copies of `key`; what cannot be deleted stays as a logged orphan."""
+    for bucket in (storage.primary_bucket, storage.backup_bucket):
+        try:
+            storage.delete(key, bucket=bucket)
+        except StorageError:
+            log.error("orphan left at s3://%s/%s (%s); backup verify reports it", bucket, key, why)

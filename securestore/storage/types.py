@@ -1,0 +1,57 @@
+"""What the storage facade hands back: plain values, no boto3 types."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """What an upload wrote: the key, its exact size and the SHA-256 of its bytes (hex)."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ObjectStream:
+    """An object being read: its size, content type and an iterator over its bytes."""
+
+    size: int
+    content_type: str
+    chunks: Iterator[bytes]
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What S3 says about an object without reading it.
+
+    `sha256` (hex) is set only when S3 holds a full-object SHA-256 checksum: a multipart
+    object's checksum covers its parts, not its bytes, so it cannot be compared to a file hash.
+    """
+
+    size: int
+    content_type: str
+    metadata: dict[str, str]
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One key of a bucket listing, with its size and when it was written."""
+
+    key: str
+    size: int
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
+class BucketHealth:
+    """Whether a bucket answered, and the reason when it did not."""
+
+    bucket: str
+    ok: bool
+    error: str | None = None
