@@ -17,7 +17,7 @@ from securestore.db_types import utcnow
 from securestore.extensions import db
 from securestore.files.models import BackupState, StoredFile
 from securestore.files.search import FTS_TABLE, TRIGRAM_INDEX, include_name
-from tests.conftest import base_config
+from tests.fixtures.apps import base_config
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

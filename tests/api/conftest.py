@@ -9,7 +9,7 @@ from flask import Flask
 
 from securestore.auth import service as accounts
 from securestore.tokens import service as tokens
-from tests.conftest import PASSWORD
+from tests.fixtures.apps import PASSWORD
 
 MakeToken = Callable[..., str]
 

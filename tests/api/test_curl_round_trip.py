@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 
 from securestore.locals3 import LocalS3
 from tests.api.conftest import issue_token
-from tests.conftest import BACKUP, PRIMARY, object_body
+from tests.fixtures.s3 import BACKUP, PRIMARY, object_body
 
 pytestmark = pytest.mark.seaweedfs
 MIB = 1024 * 1024

@@ -18,12 +18,15 @@ from werkzeug.test import TestResponse, encode_multipart
 
 from securestore.audit.models import AuditEvent
 from securestore.auth import service as accounts
+from securestore.auth.models import User
 from securestore.extensions import db
-from securestore.files.models import BackupState, StoredFile
+from securestore.files.models import StoredFile
 from securestore.tokens import service as tokens
 from securestore.tokens.models import PersonalAccessToken
+from tests import factories
 from tests.api.conftest import MakeToken, bearer
-from tests.conftest import BACKUP, PRIMARY, AuthActions, bucket_keys, object_body
+from tests.fixtures.forms import AuthActions
+from tests.fixtures.s3 import BACKUP, PRIMARY, bucket_keys, object_body
 
 API = "/api/v1"
 
@@ -142,29 +145,18 @@ def test_upload_over_the_size_limit_is_413_and_leaves_nothing(
 def insert_files(app: Flask, username: str, count: int, name: str = "file") -> None:
     """Insert rows straight into the table: listing never reads the bytes."""
     with app.app_context():
-        owner_id = db.session.scalar(
-            db.text("SELECT id FROM users WHERE username = :u"), {"u": username}
+        owner = db.session.scalar(db.select(User).where(User.username == username))
+        assert owner is not None
+        factories.add_files(
+            factories.file_row(
+                owner,
+                f"{name}-{n:04d}.txt",
+                size=n,
+                # Pairs share a timestamp, so the id must break ties.
+                created_at=factories.START + timedelta(seconds=n // 2),
+            )
+            for n in range(count)
         )
-        start = datetime(2026, 1, 1, tzinfo=UTC)
-        db.session.execute(
-            db.insert(StoredFile),
-            [
-                {
-                    "owner_id": owner_id,
-                    "name": f"{name}-{n:04d}.txt",
-                    "key": f"{username}/{name}-{n:04d}.txt",
-                    "size": n,
-                    "content_type": "text/plain",
-                    "sha256": "0" * 64,
-                    # Pairs share a timestamp, so the id must break ties.
-                    "created_at": start + timedelta(seconds=n // 2),
-                    "backup_state": BackupState.DONE,
-                    "backup_attempts": 1,
-                }
-                for n in range(count)
-            ],
-        )
-        db.session.commit()
 
 
 def test_pagination_walks_over_a_thousand_files_once_each_newest_first(

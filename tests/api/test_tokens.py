@@ -17,7 +17,8 @@ from securestore.extensions import db
 from securestore.tokens import service
 from securestore.tokens.models import PersonalAccessToken
 from tests.api.conftest import bearer, issue_token
-from tests.conftest import PASSWORD, AuthActions, csrf_token
+from tests.fixtures.apps import PASSWORD
+from tests.fixtures.forms import AuthActions, csrf_token
 
 TOKEN_SHAPE = re.compile(r"sst_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
 

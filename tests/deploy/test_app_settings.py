@@ -14,8 +14,9 @@ from moto import mock_aws
 
 from securestore import create_app
 from securestore.config import ConfigError
-from tests.conftest import AuthActions, base_config
 from tests.deploy.harness import REPO_ROOT, gunicorn_command
+from tests.fixtures.apps import base_config
+from tests.fixtures.forms import AuthActions
 
 
 def _app_with_echo(config: dict[str, Any]) -> Flask:

@@ -34,8 +34,10 @@ from flask.testing import FlaskClient
 from securestore import create_app
 from securestore.extensions import db
 from securestore.locals3 import LocalS3
-from tests.conftest import BACKUP, PRIMARY, AuthActions, base_config, object_body, upload
 from tests.deploy.fakeaws import FakeIMDS, TemporaryCredentials, VerifyingS3Proxy
+from tests.fixtures.apps import base_config
+from tests.fixtures.forms import AuthActions, upload
+from tests.fixtures.s3 import BACKUP, PRIMARY, object_body
 
 ROLE = "securestore-app"
 HOUR = dt.timedelta(hours=1)

@@ -23,9 +23,10 @@ import pytest
 import requests
 
 from securestore.locals3 import LocalS3
-from tests.conftest import BACKUP, PASSWORD, PRIMARY
 from tests.deploy.conftest import Certificate
 from tests.deploy.harness import NginxSite, free_port, running_gunicorn, running_nginx
+from tests.fixtures.apps import PASSWORD
+from tests.fixtures.s3 import BACKUP, PRIMARY
 
 UPLOAD_BYTES = 64 * 1024 * 1024
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

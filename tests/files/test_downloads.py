@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from typing import Any
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit
@@ -13,7 +14,7 @@ from flask.testing import FlaskClient
 from securestore.extensions import db, storage
 from securestore.files.models import StoredFile
 from securestore.formatting import content_disposition
-from tests.conftest import AuthActions, upload
+from tests.fixtures.forms import AuthActions, upload
 
 BODY = bytes(range(256)) * 40  # 10240 bytes
 
@@ -121,3 +122,41 @@ def test_redirect_mode_still_hides_other_users_files(
     auth.logout()
     auth.signed_up("mallory")
     assert client.get(f"/files/{stored.id}/download").status_code == 404
+
+
+@pytest.mark.seaweedfs
+def test_range_requests_are_served_by_seaweedfs(seaweed_app: Flask) -> None:
+    client = seaweed_app.test_client()
+    AuthActions(client).signed_up("ranger")
+    body = bytes(range(256)) * 100
+    upload(client, ("song.mp3", body))
+    with seaweed_app.app_context():
+        record = db.session.scalars(db.select(StoredFile)).one()
+    path = f"/files/{record.id}/download"
+    for header, expected in (
+        ("bytes=0-9", body[:10]),
+        ("bytes=1000-1999", body[1000:2000]),
+        ("bytes=-100", body[-100:]),
+    ):
+        response = client.get(path, headers={"Range": header})
+        assert response.status_code == 206
+        assert response.data == expected
+    assert client.get(path, headers={"Range": "bytes=999999-"}).status_code == 416
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.config(DOWNLOAD_MODE="redirect")
+def test_the_presigned_redirect_downloads_from_seaweedfs_as_an_attachment(
+    seaweed_app: Flask,
+) -> None:
+    client = seaweed_app.test_client()
+    AuthActions(client).signed_up("redirected")
+    upload(client, ("résumé 2024.pdf", b"%PDF-1.7 bytes"))
+    with seaweed_app.app_context():
+        record = db.session.scalars(db.select(StoredFile)).one()
+    response = client.get(f"/files/{record.id}/download")
+    assert response.status_code == 302
+    answer: Any
+    with urllib.request.urlopen(response.headers["Location"], timeout=10) as answer:
+        assert answer.read() == b"%PDF-1.7 bytes"
+        assert answer.headers["Content-Disposition"] == content_disposition("résumé 2024.pdf")

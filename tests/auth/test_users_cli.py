@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskCliRunner
 
-from tests.conftest import PASSWORD
+from tests.fixtures.apps import PASSWORD
 
 
 def test_users_create_and_list(runner: FlaskCliRunner) -> None:

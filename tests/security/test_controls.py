@@ -25,8 +25,9 @@ from securestore.db_types import utcnow
 from securestore.extensions import db
 from securestore.throttle.models import ThrottleCounter
 from securestore.throttle.service import DatabaseBackend, Limit, RedisBackend, throttle
-from tests.conftest import FAST_HASH_METHOD, PASSWORD, AuthActions, base_config, csrf_token, upload
-from tests.test_security import WRONG, redis_url
+from tests.fixtures.apps import FAST_HASH_METHOD, PASSWORD, base_config
+from tests.fixtures.forms import AuthActions, csrf_token, upload
+from tests.security.test_attacks import WRONG, redis_url
 
 
 def user_row(app: Flask, username: str = "alice") -> User:

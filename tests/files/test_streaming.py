@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+import tracemalloc
 from io import BytesIO
 from typing import Any
 from unittest import mock
@@ -15,18 +17,12 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from securestore.extensions import storage
-from tests.conftest import (
-    PRIMARY,
-    AuthActions,
-    GeneratedForm,
-    bucket_keys,
-    csrf_token,
-    object_body,
-    upload,
-    upload_parts_through,
-)
-from tests.test_files import records
+from securestore.extensions import db, storage
+from securestore.files.models import StoredFile
+from securestore.locals3 import LocalS3
+from tests.files.test_uploads import records
+from tests.fixtures.forms import AuthActions, GeneratedForm, csrf_token, upload
+from tests.fixtures.s3 import PRIMARY, bucket_keys, object_body, upload_parts_through
 
 MIB = 1024 * 1024
 
@@ -204,3 +200,42 @@ def test_a_malformed_multipart_body_answers_400(
     )
     assert response.status_code == 400
     assert bucket_keys(s3, PRIMARY) == []
+
+
+UPLOAD_BYTES = 64 * MIB
+
+
+MEMORY_CAP = 17 * MIB
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.config(S3_UPLOAD_CONCURRENCY=2)
+def test_a_64_mib_upload_streams_in_bounded_memory_without_temp_files(
+    seaweed_app: Flask, seaweedfs: LocalS3
+) -> None:
+    client = seaweed_app.test_client()
+    AuthActions(client).signed_up("streamer")
+    form = GeneratedForm(csrf_token(client, "/files/"), "movie.bin", UPLOAD_BYTES)
+    refuse = mock.Mock(side_effect=AssertionError("a temporary file was created"))
+    with (
+        mock.patch.object(tempfile, "TemporaryFile", refuse),
+        mock.patch.object(tempfile, "NamedTemporaryFile", refuse),
+        mock.patch.object(tempfile, "SpooledTemporaryFile", refuse),
+        mock.patch.object(tempfile, "mkstemp", refuse),
+        mock.patch.object(werkzeug.formparser, "SpooledTemporaryFile", refuse),
+    ):
+        tracemalloc.start()
+        try:
+            response = form.post(client)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert refuse.call_count == 0
+    assert form.sent == form.length
+    assert peak < MEMORY_CAP, f"peak {peak / MIB:.1f} MiB"
+    with seaweed_app.app_context():
+        record = db.session.scalars(db.select(StoredFile)).one()
+    assert record.size == UPLOAD_BYTES
+    head = seaweedfs.client().head_object(Bucket=PRIMARY, Key="streamer/movie.bin")
+    assert head["ContentLength"] == UPLOAD_BYTES

@@ -20,7 +20,7 @@ import pytest
 from flask import Flask, Response
 from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD
+from tests.fixtures.apps import PASSWORD
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # What the security hardening requires of every page: nothing inline, nothing from elsewhere.
 STRICT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

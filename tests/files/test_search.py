@@ -18,8 +18,10 @@ from securestore.extensions import db
 from securestore.files.listing import count_files, list_page
 from securestore.files.models import StoredFile
 from securestore.files.search import FTS_TABLE, TRIGRAM_INDEX
-from tests.conftest import app_on_database, base_config
-from tests.test_pagination import QueryCounter, _row
+from tests.factories import add_user, file_row
+from tests.files.test_listing import QueryCounter
+from tests.fixtures.apps import base_config
+from tests.fixtures.databases import app_on_database
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 # Case that only Unicode folds, LIKE's wildcard and escape characters, a quote (FTS5's string
@@ -45,16 +47,16 @@ def tricky_app(request: pytest.FixtureRequest, s3: Any, database_url: str) -> It
     """Alice has the TRICKY names plus a deleted "Éclair deleted.txt"; bob has "bob éclair.txt"."""
     with app_on_database(request, database_url) as app:
         with app.app_context():
-            alice = User(username="alice", password_hash="x")
-            bob = User(username="bob", password_hash="x")
-            db.session.add_all([alice, bob])
-            db.session.flush()
+            alice, bob = add_user("alice"), add_user("bob")
             rows = [
-                _row(alice.id, name, START + timedelta(seconds=n)) for n, name in enumerate(TRICKY)
+                StoredFile(**file_row(alice, name, created_at=START + timedelta(seconds=n)))
+                for n, name in enumerate(TRICKY)
             ]
-            deleted = _row(alice.id, "Éclair deleted.txt", START)
+            deleted = StoredFile(**file_row(alice, "Éclair deleted.txt", created_at=START))
             deleted.deleted_at = START
-            db.session.add_all([*rows, deleted, _row(bob.id, "bob éclair.txt", START)])
+            db.session.add_all(
+                [*rows, deleted, StoredFile(**file_row(bob, "bob éclair.txt", created_at=START))]
+            )
             db.session.commit()
         yield app
 
@@ -110,9 +112,7 @@ def many_app(request: pytest.FixtureRequest, s3: Any, database_url: str) -> Iter
     """Alice has 5,000 files named "report NNNN.pdf", enough for PostgreSQL to pick indexes."""
     with app_on_database(request, database_url) as app:
         with app.app_context():
-            alice = User(username="alice", password_hash="x")
-            db.session.add(alice)
-            db.session.flush()
+            alice = add_user("alice")
             rows = [
                 {"owner_id": alice.id, "name": f"report {n:04d}.pdf", "key": f"k/{n}", "size": n,
                  "content_type": "application/pdf", "sha256": "0" * 64, "backup_state": "done",
@@ -177,10 +177,8 @@ def _fts_ids(text: str) -> list[int]:
 
 def test_triggers_keep_the_sqlite_trigram_table_in_step(app: Flask, s3: Any) -> None:
     with app.app_context():
-        alice = User(username="alice", password_hash="x")
-        db.session.add(alice)
-        db.session.flush()
-        record = _row(alice.id, "holiday.jpg", START)
+        alice = add_user("alice")
+        record = StoredFile(**file_row(alice, "holiday.jpg", created_at=START))
         db.session.add(record)
         db.session.commit()
         assert _fts_ids("holiday") == [record.id]
@@ -225,10 +223,8 @@ def test_the_migration_indexes_existing_names_and_downgrades_cleanly(
     app = create_app(base_config(any_database))
     with app.app_context():
         upgrade(revision="3c1f0e9a7b52")
-        alice = User(username="alice", password_hash="x")
-        db.session.add(alice)
-        db.session.flush()
-        db.session.add(_row(alice.id, "before the index.txt", START))
+        alice = add_user("alice")
+        db.session.add(StoredFile(**file_row(alice, "before the index.txt", created_at=START)))
         db.session.commit()
         upgrade()
         sqlite = db.engine.dialect.name == "sqlite"
@@ -271,10 +267,8 @@ def test_without_pg_trgm_the_migration_warns_and_filters_still_work(
     with app.app_context():
         upgrade()
         assert _search_objects() == set()
-        alice = User(username="alice", password_hash="x")
-        db.session.add(alice)
-        db.session.flush()
-        db.session.add(_row(alice.id, "still found.txt", START))
+        alice = add_user("alice")
+        db.session.add(StoredFile(**file_row(alice, "still found.txt", created_at=START)))
         db.session.commit()
         assert count_files(alice, "FOUND", up_to=10) == 1
         db.session.remove()

@@ -15,11 +15,12 @@ from flask.testing import FlaskClient
 from securestore.auth.models import User
 from securestore.extensions import db
 from securestore.files import listing
-from securestore.files.models import BackupState, StoredFile
+from securestore.files.models import StoredFile
 from securestore.navigation import ACCOUNT_LINKS
-from tests.conftest import AuthActions, csrf_token, upload
+from tests import factories
+from tests.fixtures.forms import AuthActions, csrf_token, upload
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "securestore" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "securestore" / "templates"
 START = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 
 
@@ -28,24 +29,15 @@ def add_files(app: Flask, username: str, count: int, *, prefix: str = "file") ->
     with app.app_context():
         owner = db.session.scalar(db.select(User).where(User.username == username))
         assert owner is not None
-        db.session.execute(
-            db.insert(StoredFile),
-            [
-                {
-                    "owner_id": owner.id,
-                    "name": f"{prefix}-{n:05d}.txt",
-                    "key": f"{username}/{prefix}-{n:05d}.txt",
-                    "size": (n * 7919) % 100_000,  # sizes out of name order, some equal
-                    "content_type": "text/plain",
-                    "sha256": "0" * 64,
-                    "created_at": START + timedelta(seconds=n // 2),  # ties on the time
-                    "backup_state": BackupState.DONE,
-                    "backup_attempts": 1,
-                }
-                for n in range(count)
-            ],
+        factories.add_files(
+            factories.file_row(
+                owner,
+                f"{prefix}-{n:05d}.txt",
+                size=(n * 7919) % 100_000,  # sizes out of name order, some equal
+                created_at=START + timedelta(seconds=n // 2),  # ties on the time
+            )
+            for n in range(count)
         )
-        db.session.commit()
 
 
 def uploaded_file_id(app: Flask, client: FlaskClient, name: str) -> int:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-SYSTEMD = Path(__file__).resolve().parent.parent / "systemd"
-SERVICE = SYSTEMD / "securestore-backup-sync.service"
-TIMER = SYSTEMD / "securestore-backup-sync.timer"
-WEB_SERVICE = SYSTEMD / "securestore.service"
+from tests.deploy.harness import SYSTEMD_DIR
+
+SERVICE = SYSTEMD_DIR / "securestore-backup-sync.service"
+TIMER = SYSTEMD_DIR / "securestore-backup-sync.timer"
+WEB_SERVICE = SYSTEMD_DIR / "securestore.service"
 SHIPPED_FLASK = "/opt/securestore/venv/bin/flask"
 SANDBOX = (
     "User",
@@ -51,8 +52,6 @@ def test_service_runs_backup_sync_once_as_the_app_user_in_the_sandbox() -> None:
 
 
 def test_service_sandbox_matches_the_web_service() -> None:
-    if not WEB_SERVICE.exists():
-        pytest.skip("systemd/securestore.service is not in this checkout")
     web, backup = unit(WEB_SERVICE)["Service"], unit(SERVICE)["Service"]
     assert {key: backup.get(key) for key in SANDBOX} == {key: web.get(key) for key in SANDBOX}
 

@@ -15,8 +15,10 @@ from securestore.errors import ValidationError
 from securestore.extensions import db
 from securestore.files import views
 from securestore.files.listing import count_files, list_page
-from securestore.files.models import BackupState, StoredFile
-from tests.conftest import AuthActions, app_on_database
+from securestore.files.models import StoredFile
+from tests.factories import add_user, file_row
+from tests.fixtures.databases import app_on_database
+from tests.fixtures.forms import AuthActions
 
 FILES = 230
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -27,34 +29,22 @@ def filled_app(request: pytest.FixtureRequest, s3: Any, database_url: str) -> It
     """An app whose user `alice` has FILES files (some sharing a timestamp) and bob one."""
     with app_on_database(request, database_url) as app:
         with app.app_context():
-            alice, bob = (
-                User(username="alice", password_hash="x"),
-                User(username="bob", password_hash="x"),
-            )
-            db.session.add_all([alice, bob])
-            db.session.flush()
+            alice, bob = add_user("alice"), add_user("bob")
             rows = [
                 # Pairs of files share a timestamp: the id must break the tie.
-                _row(alice.id, f"file {number:03d}.txt", START + timedelta(seconds=number // 2))
+                StoredFile(
+                    **file_row(
+                        alice,
+                        f"file {number:03d}.txt",
+                        created_at=START + timedelta(seconds=number // 2),
+                    )
+                )
                 for number in range(FILES)
             ]
-            rows.append(_row(bob.id, "bob only.txt", START))
+            rows.append(StoredFile(**file_row(bob, "bob only.txt", created_at=START)))
             db.session.add_all(rows)
             db.session.commit()
         yield app
-
-
-def _row(owner_id: int, name: str, created: datetime) -> StoredFile:
-    return StoredFile(
-        owner_id=owner_id,
-        name=name,
-        key=f"{owner_id}/{name}",
-        size=1,
-        content_type="text/plain",
-        sha256="0" * 64,
-        created_at=created,
-        backup_state=BackupState.DONE,
-    )
 
 
 class QueryCounter:
@@ -116,7 +106,9 @@ def test_name_pages_keep_every_non_ascii_name_at_a_page_boundary(filled_app: Fla
     # after "Éz" would have skipped "éa". 231 = 3 x 77, so page 3 ends exactly on "Éz".
     with filled_app.app_context():
         alice = db.session.scalars(sa.select(User).filter_by(username="alice")).one()
-        db.session.add_all(_row(alice.id, name, START) for name in ("Éz.txt", "éa.txt"))
+        db.session.add_all(
+            StoredFile(**file_row(alice, name, created_at=START)) for name in ("Éz.txt", "éa.txt")
+        )
         db.session.commit()
     names = [name for page in walk(filled_app, "name", 77) for name in page]
     assert sorted(names) == sorted(
@@ -213,7 +205,10 @@ def test_the_files_page_shows_a_next_link_that_leads_to_the_older_files(
     with app.app_context():
         alice = db.session.scalars(sa.select(User).filter_by(username="alice")).one()
         db.session.add_all(
-            _row(alice.id, f"doc {n:02d}.txt", START + timedelta(minutes=n)) for n in range(60)
+            StoredFile(
+                **file_row(alice, f"doc {n:02d}.txt", created_at=START + timedelta(minutes=n))
+            )
+            for n in range(60)
         )
         db.session.commit()
         engine = db.engine
@@ -239,7 +234,9 @@ def test_a_total_past_the_count_limit_reads_more_than(
     auth.signed_up("alice")
     with app.app_context():
         alice = db.session.scalars(sa.select(User).filter_by(username="alice")).one()
-        db.session.add_all(_row(alice.id, f"doc {n:02d}.txt", START) for n in range(40))
+        db.session.add_all(
+            StoredFile(**file_row(alice, f"doc {n:02d}.txt", created_at=START)) for n in range(40)
+        )
         db.session.commit()
     assert 'data-total="31">More than 30 files</span>' in client.get("/files/").get_data(True)
     filtered = client.get("/files/?q=doc+1").get_data(as_text=True)

@@ -27,26 +27,17 @@ from securestore.errors import DatabaseError
 from securestore.extensions import db, storage
 from securestore.files import service as files
 from securestore.files.models import BackupState, StoredFile
-from tests.conftest import (
-    BACKUP,
-    PASSWORD,
-    PRIMARY,
-    AuthActions,
-    base_config,
-    bucket_keys,
-    csrf_token,
-    object_body,
-    upload,
-)
+from securestore.locals3 import LocalS3
+from tests import factories
+from tests.fixtures.apps import PASSWORD, base_config
+from tests.fixtures.forms import AuthActions, csrf_token, upload
+from tests.fixtures.s3 import BACKUP, PRIMARY, bucket_keys, object_body
 
 
 def add_user(app: Flask, username: str = "alice") -> int:
     """Create an account directly (no password hashing: these tests never log in)."""
     with app.app_context():
-        user = User(username=username, password_hash="not used")
-        db.session.add(user)
-        db.session.commit()
-        return user.id
+        return factories.add_user(username).id
 
 
 def store(app: Flask, user_id: int, name: str, body: bytes) -> StoredFile:
@@ -409,3 +400,64 @@ def test_restore_rebuilds_a_user_after_losing_the_database_and_the_primary(
         assert object_body(s3, PRIMARY, records[name].key) == body
     with recovered.app_context():
         db.engine.dispose()
+
+
+FAULT_PRIMARY = "faults-primary"
+
+
+FAULT_BACKUP = "faults-backup"
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.config(S3_PRIMARY_BUCKET=FAULT_PRIMARY, S3_BACKUP_BUCKET=FAULT_BACKUP)
+def test_backup_bucket_deleted_and_recreated_on_seaweedfs(
+    seaweed_app: Flask, seaweedfs: LocalS3
+) -> None:
+    s3: Any = seaweedfs.client()
+    s3.create_bucket(Bucket=FAULT_PRIMARY)
+    s3.create_bucket(Bucket=FAULT_BACKUP)
+    s3.delete_bucket(Bucket=FAULT_BACKUP)
+    alice = add_user(seaweed_app, "vanishing")
+    body = b"bytes that must survive" * 300
+    record = store(seaweed_app, alice, "résumé.txt", body)
+    assert row(seaweed_app, record.id).backup_state is BackupState.PENDING
+
+    s3.create_bucket(Bucket=FAULT_BACKUP)
+    synced = run(seaweed_app, "sync")
+    assert synced.exit_code == 0, synced.output
+    assert "copied 1" in synced.output
+    assert row(seaweed_app, record.id).backup_state is BackupState.DONE
+    assert object_body(s3, FAULT_BACKUP, record.key) == body
+    assert run(seaweed_app, "verify", "--deep").exit_code == 0
+
+
+@pytest.mark.seaweedfs
+def test_objects_damaged_behind_the_apps_back_on_seaweedfs(
+    seaweed_app: Flask, seaweedfs: LocalS3
+) -> None:
+    s3: Any = seaweedfs.client()
+    client = seaweed_app.test_client()
+    AuthActions(client).signed_up("weedfaults")
+    with seaweed_app.app_context():
+        user_id = db.session.scalars(db.select(User.id)).one()
+    bodies = {name: name.encode() * 500 for name in ("gone", "rotten", "lost")}
+    records = {name: store(seaweed_app, user_id, name, body) for name, body in bodies.items()}
+    s3.delete_object(Bucket=BACKUP, Key="weedfaults/gone")
+    s3.put_object(Bucket=BACKUP, Key="weedfaults/rotten", Body=b"x" * len(bodies["rotten"]))
+    s3.delete_object(Bucket=PRIMARY, Key="weedfaults/lost")
+
+    downloaded = client.get(f"/files/{records['lost'].id}/download")
+    assert downloaded.status_code == 200
+    assert downloaded.data == bodies["lost"]
+
+    found = run(seaweed_app, "verify", "--user", "weedfaults")
+    assert found.exit_code == 1
+    assert "backup missing: owner weedfaults, key weedfaults/gone" in found.output
+    assert "backup mismatched: owner weedfaults, key weedfaults/rotten" in found.output
+    assert "primary missing: owner weedfaults, key weedfaults/lost" in found.output
+    repaired = run(seaweed_app, "verify", "--user", "weedfaults", "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert run(seaweed_app, "verify", "--user", "weedfaults", "--deep").exit_code == 0
+    for name, body in bodies.items():
+        assert object_body(s3, PRIMARY, f"weedfaults/{name}") == body
+        assert object_body(s3, BACKUP, f"weedfaults/{name}") == body

@@ -9,7 +9,8 @@ from flask.testing import FlaskClient
 from securestore.auth.models import User
 from securestore.auth.views import safe_next_path
 from securestore.extensions import db
-from tests.conftest import PASSWORD, AuthActions, csrf_token
+from tests.fixtures.apps import PASSWORD
+from tests.fixtures.forms import AuthActions, csrf_token
 
 
 def test_register_logs_the_new_user_in(client: FlaskClient, auth: AuthActions) -> None:

@@ -31,16 +31,9 @@ from securestore.files.models import StoredFile
 from securestore.files.naming import clean_filename, numbered_name, object_key
 from securestore.tokens.models import PersonalAccessToken
 from tests.api.conftest import bearer, issue_token
-from tests.conftest import (
-    BACKUP,
-    FAST_HASH_METHOD,
-    PASSWORD,
-    PRIMARY,
-    AuthActions,
-    bucket_keys,
-    csrf_token,
-    upload,
-)
+from tests.fixtures.apps import FAST_HASH_METHOD, PASSWORD
+from tests.fixtures.forms import AuthActions, csrf_token, upload
+from tests.fixtures.s3 import BACKUP, PRIMARY, bucket_keys
 
 WRONG = "wrong password, surely"
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}

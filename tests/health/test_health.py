@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import BACKUP
+from tests.fixtures.s3 import BACKUP
 
 
 def test_health_is_ok_when_everything_answers(client: FlaskClient) -> None:
@@ -43,3 +45,10 @@ def test_errors_under_storage_answer_json(client: FlaskClient) -> None:
     response = client.get("/storage/nothing-here")
     assert response.status_code == 404
     assert response.json == {"error": {"code": "not_found", "message": "There is nothing here."}}
+
+
+@pytest.mark.seaweedfs
+def test_health_reports_both_seaweedfs_buckets(seaweed_app: Flask) -> None:
+    response = seaweed_app.test_client().get("/storage/health")
+    assert response.status_code == 200
+    assert response.json["status"] == "ok"
