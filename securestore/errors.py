@@ -23,6 +23,7 @@ from flask import (
     request,
 )
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from securestore.formatting import human_size
@@ -264,6 +265,14 @@ def register_error_handlers(app: Flask) -> None:
         # Keep what the status needs (Allow on 405, Content-Range on 416), not the HTML type.
         headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
         return body, status, headers
+
+    @app.errorhandler(PoolTimeout)
+    def handle_busy_database(error: PoolTimeout) -> Response:
+        log.warning("no database connection free on %s %s: %s", request.method, request.path, error)
+        busy = UnavailableError("The server is busy right now. Nothing was changed; try again.")
+        response = make_response(render_error(busy.status, busy.code, busy.message))
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> tuple[Response | str, int]:

@@ -6,13 +6,12 @@ Every outcome that matters to security is audited here, so views only parse and 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from securestore.audit import service as audit
+from securestore.auth import attempts
 from securestore.auth.models import User
 from securestore.auth.passwords import (
     check_password,
@@ -28,7 +27,6 @@ from securestore.errors import (
     raises,
 )
 from securestore.extensions import db
-from securestore.throttle.service import Limit, throttle
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{2,31}")
 USERNAME_RULES = (
@@ -86,57 +84,38 @@ def authenticate(username: str, password: str) -> User | None:
     return user if _password_matches(user, password) else None
 
 
-def account_limit(scope: str, subject: str) -> Limit:
-    """The throttle on one account's failures of one kind (password, second factor)."""
-    config = current_app.config
-    return Limit(scope, subject, config["LOGIN_ACCOUNT_LIMIT"], config["LOGIN_WINDOW_SECONDS"])
-
-
-def address_limit(address: str | None) -> Limit:
-    """The throttle on every failure from one client address, whatever the account."""
-    config = current_app.config
-    subject = address or "unknown"
-    return Limit("address", subject, config["LOGIN_ADDRESS_LIMIT"], config["LOGIN_WINDOW_SECONDS"])
-
-
-def login_limits(username: str, address: str | None) -> list[Limit]:
-    """The throttles a login attempt counts against: its account and its client address."""
-    return [account_limit("login", normalise_username(username)), address_limit(address)]
-
-
 @raises(ThrottledError, AuthenticationError)
 def log_in(username: str, password: str, address: str | None) -> User:
     """Check a login under the throttle and return the user (whose second factor may follow).
 
-    Raises `ThrottledError` before the password is even looked at, so a right password
-    during a lockout tells nothing; raises `AuthenticationError` with one message for an
-    unknown user and a wrong password alike. A success resets the account's count.
+    The attempt is counted first (`auth.attempts`): when refused, `ThrottledError` comes
+    before the password is even looked at, so a right password then tells nothing. One
+    message for an unknown user and a wrong password alike (`AuthenticationError`). While the
+    account is under attack from many addresses, a right password leads on only to a second
+    factor: an account without one is refused (`ThrottledError`) until the window ends.
     """
-    limits = login_limits(username, address)
-    ensure_not_throttled(limits, "login", lambda: find_user(username), address)
-    user = find_user(username)
+    name = normalise_username(username)
+    attempt = attempts.begin(
+        attempts.password_limits(name, address),
+        "login",
+        lambda: find_user(name),
+        address,
+        account=name,
+    )
+    user = find_user(name)
     # An unknown user goes through _password_matches too: it spends the same hashing time.
     if not _password_matches(user, password) or user is None:
-        throttle.hit(limits)
         audit.record("login", user=user, address=address, outcome="failed")
         raise AuthenticationError()
-    throttle.reset(limits[0])
+    attempt.succeeded()
+    if attempt.account_under_attack and not user.two_factor_enabled:
+        audit.record(
+            "login", user=user, address=address, outcome="throttled", detail="account under attack"
+        )
+        raise ThrottledError(attempt.account_retry_after)
     if not user.two_factor_enabled:
         audit.record("login", user=user, address=address)
     return user
-
-
-def ensure_not_throttled(
-    limits: Sequence[Limit], event: str, who: Callable[[], User | None], address: str | None
-) -> None:
-    """Raise `ThrottledError` (and audit it) when any of `limits` is used up.
-
-    `who` returns the user to audit the refusal for; it is called only when throttled.
-    """
-    verdict = throttle.check(limits)
-    if verdict.blocked:
-        audit.record(event, user=who(), address=address, outcome="throttled")
-        raise ThrottledError(verdict.retry_after)
 
 
 @raises(ThrottledError, AuthenticationError, ValidationError)
@@ -145,12 +124,13 @@ def change_password(user: User, current: str, new: str, address: str | None) -> 
 
     A wrong current password counts against the login throttle like a failed login.
     """
-    limits = login_limits(user.username, address)
-    ensure_not_throttled(limits, "password_change", lambda: user, address)
+    attempt = attempts.begin(
+        attempts.password_limits(user.username, address), "password_change", lambda: user, address
+    )
     if not check_password(user.password_hash, current):
-        throttle.hit(limits)
         audit.record("password_change", user=user, address=address, outcome="failed")
         raise AuthenticationError("Your current password is not right.")
+    attempt.succeeded()
     _replace_password(user, new)
     audit.record("password_change", user=user, address=address)
 

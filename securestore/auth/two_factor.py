@@ -12,16 +12,15 @@ import secrets
 
 import pyotp
 import segno
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 
 from securestore.audit import service as audit
+from securestore.auth import attempts
 from securestore.auth.models import RecoveryCode, User
 from securestore.auth.passwords import check_password
-from securestore.auth.service import account_limit, address_limit, ensure_not_throttled
 from securestore.db_types import utcnow
 from securestore.errors import AuthenticationError, ValidationError
 from securestore.extensions import db
-from securestore.throttle.service import throttle
 
 ISSUER = "SecureStore"
 RECOVERY_CODE_COUNT = 10
@@ -57,14 +56,15 @@ def enable(user: User, secret: str, code: str, *, address: str | None) -> list[s
 
 def disable(user: User, password: str, address: str | None) -> None:
     """Turn two-factor login off after checking the password (throttled like a login)."""
-    limits = [account_limit("login", user.username), address_limit(address)]
-    ensure_not_throttled(limits, "2fa_change", lambda: user, address)
+    attempt = attempts.begin(
+        attempts.password_limits(user.username, address), "2fa_change", lambda: user, address
+    )
     if not check_password(user.password_hash, password):
-        throttle.hit(limits)
         audit.record(
             "2fa_change", user=user, address=address, outcome="failed", detail="wrong password"
         )
         raise AuthenticationError("Your password is not right.")
+    attempt.succeeded()
     user.totp_secret = None
     user.totp_last_step = None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
@@ -74,16 +74,16 @@ def disable(user: User, password: str, address: str | None) -> None:
 
 def verify(user: User, code: str, address: str | None) -> None:
     """Accept a current TOTP code or an unused recovery code, or raise; both are throttled."""
-    limits = [account_limit("second-factor", str(user.id)), address_limit(address)]
-    ensure_not_throttled(limits, "login", lambda: user, address)
+    attempt = attempts.begin(
+        attempts.second_factor_limits(user, address), "login", lambda: user, address
+    )
     method = _use_totp(user, code) or _use_recovery_code(user, code)
     if method is None:
-        throttle.hit(limits)
         audit.record(
             "login", user=user, address=address, outcome="failed", detail="wrong second factor"
         )
         raise AuthenticationError(WRONG_CODE)
-    throttle.reset(limits[0])
+    attempt.succeeded()
     audit.record("login", user=user, address=address, detail=f"second factor: {method}")
 
 
@@ -96,14 +96,24 @@ def remaining_recovery_codes(user: User) -> int:
 
 
 def _use_totp(user: User, code: str) -> str | None:
+    """Accept `code` once: the step is marked used only where no later one is, so of any
+    number of parallel requests with the same code exactly one wins (the row count says)."""
     if user.totp_secret is None:
         return None
     step = _matching_step(user.totp_secret, code, user.totp_last_step)
     if step is None:
         return None
-    user.totp_last_step = step
+    won = db.session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
     db.session.commit()
-    return "authenticator app"
+    return "authenticator app" if won == 1 else None
 
 
 def _matching_step(secret: str, code: str, last_step: int | None) -> int | None:
@@ -125,13 +135,19 @@ def _use_recovery_code(user: User, code: str) -> str | None:
     typed = _normalise_code(code)
     unused = db.session.scalars(
         select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
-    )
+    ).all()
     for stored in unused:
         salt, _, digest = stored.code_hash.partition("$")
         if hmac.compare_digest(_digest(salt, typed), digest):
-            stored.used_at = utcnow()
+            # Used only where still unused: one of any parallel requests wins.
+            won = db.session.execute(
+                update(RecoveryCode)
+                .where(RecoveryCode.id == stored.id, RecoveryCode.used_at.is_(None))
+                .values(used_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
             db.session.commit()
-            return "recovery code"
+            return "recovery code" if won == 1 else None
     return None
 
 

@@ -68,15 +68,29 @@ def settings_from_environ(environ: Mapping[str, str], instance_path: str) -> dic
     config["SQLALCHEMY_DATABASE_URI"] = database_uri(
         config.pop("DATABASE_URL") or f"sqlite:///{instance_path}/securestore.db"
     )
-    config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    threads = int(BY_NAME["GUNICORN_THREADS"].value(environ))
+    pool = config.pop("DATABASE_POOL_SIZE") or 2 * threads
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(config["SQLALCHEMY_DATABASE_URI"], pool)
     if config["S3_MAX_POOL_CONNECTIONS"] is None:
-        threads = int(BY_NAME["GUNICORN_THREADS"].value(environ))
         config["S3_MAX_POOL_CONNECTIONS"] = threads * config["S3_UPLOAD_CONCURRENCY"]
     secure = config.pop("SECURE_COOKIES")
     if secure is None:
         secure = config["SECURESTORE_ENV"] != "development"
     config.update(cookie_settings(secure))
     return config
+
+
+def engine_options(uri: str, pool: int) -> dict[str, Any]:
+    """SQLAlchemy engine options: `pool` connections per process, as many more in a burst.
+
+    Every request may hold two connections at once (its session's, and the throttle's or
+    audit's own), so the default is two per gunicorn thread: a worker's threads never wait
+    for one. A wait that still runs out answers 503 (`errors.py`), never 500.
+    """
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if make_url(uri).database not in (None, "", ":memory:"):
+        options.update(pool_size=pool, max_overflow=pool, pool_timeout=10)
+    return options
 
 
 def database_uri(url: str) -> str:
@@ -174,12 +188,15 @@ def validate_security(config: Mapping[str, Any]) -> None:
     for name in (
         "LOGIN_ACCOUNT_LIMIT",
         "LOGIN_ADDRESS_LIMIT",
+        "LOGIN_ACCOUNT_WIDE_LIMIT",
         "LOGIN_WINDOW_SECONDS",
         "SESSION_IDLE_MINUTES",
         "SESSION_LIFETIME_HOURS",
     ):
         if config[name] <= 0:
             raise ConfigError(f"{name} must be a positive whole number")
+    if config["LOGIN_MAX_DELAY_SECONDS"] < 0:
+        raise ConfigError("LOGIN_MAX_DELAY_SECONDS must be 0 (no delay) or more seconds")
 
 
 def is_development() -> bool:

@@ -123,6 +123,12 @@ SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
         shown_default="SQLite `instance/securestore.db`",
     ),
     Setting(
+        "DATABASE_POOL_SIZE", None,
+        "database connections per worker (and as many more in a burst); a request may hold "
+        "two at once (its own and the throttle's or audit's)",
+        whole_number, shown_default="2 x `GUNICORN_THREADS` (8)",
+    ),
+    Setting(
         "SECURESTORE_INSTANCE_PATH", None,
         "absolute path of the instance folder; the systemd unit sets `/var/lib/securestore`",
         shown_default="`instance/` in a checkout", read_by="app (before the rest)",
@@ -196,12 +202,25 @@ SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
     ),
     Setting(
         "LOGIN_ACCOUNT_LIMIT", "5",
-        "failed logins (or 2FA codes) per account per window before 429",
+        "failed logins per account from one client address per window before 429 (2FA codes: "
+        "per account)",
         whole_number,
     ),
     Setting(
         "LOGIN_ADDRESS_LIMIT", "20",
-        "failed logins per client address per window before 429",
+        "failed logins, codes and API tokens per client address per window before 429",
+        whole_number,
+    ),
+    Setting(
+        "LOGIN_ACCOUNT_WIDE_LIMIT", "50",
+        "failed logins of one account from all addresses per window past which a right "
+        "password alone no longer logs in (a second factor still does)",
+        whole_number,
+    ),
+    Setting(
+        "LOGIN_MAX_DELAY_SECONDS", "5",
+        "cap of the growing wait (0.1 s x 2^(n-1) after n failures of the account) before "
+        "each login attempt; `0` turns it off",
         whole_number,
     ),
     Setting(

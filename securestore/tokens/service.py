@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from securestore.audit import service as audit
-from securestore.auth import service as accounts
+from securestore.auth import attempts
 from securestore.auth.models import User
 from securestore.db_types import utcnow
 from securestore.errors import (
@@ -29,7 +29,6 @@ from securestore.errors import (
     raises,
 )
 from securestore.extensions import db
-from securestore.throttle.service import throttle
 from securestore.tokens.models import PersonalAccessToken
 
 PREFIX = "sst_"
@@ -121,14 +120,16 @@ def authenticate_request(token: str, address: str | None) -> PersonalAccessToken
     per-address limit as failed logins, and is audited; past the limit even a valid token
     is refused with 429 until the window ends.
     """
-    limits = [accounts.address_limit(address)]
-    accounts.ensure_not_throttled(limits, "api_auth", lambda: None, address)
+    attempt = attempts.begin(
+        [attempts.address_limit(address)], "api_auth", lambda: None, address, reset_first=False
+    )
     try:
-        return authenticate(token)
+        record = authenticate(token)
     except TokenError as error:
-        throttle.hit(limits)
         audit.record("api_auth", address=address, outcome="failed", detail=error.message)
         raise
+    attempt.succeeded()
+    return record
 
 
 def authenticate(token: str) -> PersonalAccessToken:

@@ -5,32 +5,27 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from securestore.locals3 import LocalS3
 from tests.api.conftest import issue_token
 from tests.fixtures.s3 import BACKUP, PRIMARY, object_body
+from tests.fixtures.servers import served
 
 pytestmark = pytest.mark.seaweedfs
 MIB = 1024 * 1024
 
 
 @pytest.fixture
-def served(seaweed_app: Flask) -> Iterator[str]:
-    """Serve the SeaweedFS-backed app with werkzeug on a free port, in a thread."""
-    server = make_server("127.0.0.1", 0, seaweed_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+def base_url(seaweed_app: Flask) -> Iterator[str]:
+    """The SeaweedFS-backed app over HTTP on a free port."""
+    with served(seaweed_app) as url:
+        yield url
 
 
 def curl(*args: str) -> subprocess.CompletedProcess[bytes]:
@@ -40,7 +35,7 @@ def curl(*args: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def test_curl_upload_list_download_delete(
-    served: str, seaweed_app: Flask, seaweedfs: LocalS3, tmp_path: Path
+    base_url: str, seaweed_app: Flask, seaweedfs: LocalS3, tmp_path: Path
 ) -> None:
     s3: Any = seaweedfs.client()
     auth = f"Authorization: Bearer {issue_token(seaweed_app, 'curler')}"
@@ -56,14 +51,14 @@ def test_curl_upload_list_download_delete(
         f"@{big}",
         "-H",
         "Content-Type: application/octet-stream",
-        f"{served}/api/v1/files?name=big.bin",
+        f"{base_url}/api/v1/files?name=big.bin",
     )
-    form = curl("-H", auth, "-F", f"file=@{small};filename=notes.txt", f"{served}/api/v1/files")
+    form = curl("-H", auth, "-F", f"file=@{small};filename=notes.txt", f"{base_url}/api/v1/files")
     uploaded = {item["name"]: item for item in map(json.loads, (raw.stdout, form.stdout))}
     assert set(uploaded) == {"big.bin", "notes.txt"}
     assert uploaded["big.bin"]["size"] == big.stat().st_size
 
-    listing = json.loads(curl("-H", auth, f"{served}/api/v1/files?q=BIG").stdout)
+    listing = json.loads(curl("-H", auth, f"{base_url}/api/v1/files?q=BIG").stdout)
     assert [item["name"] for item in listing["items"]] == ["big.bin"]
     assert listing["next_cursor"] is None
 
@@ -75,7 +70,7 @@ def test_curl_upload_list_download_delete(
             "--fail",
             "-o",
             str(target),
-            f"{served}/api/v1/files/{uploaded[name]['id']}/content",
+            f"{base_url}/api/v1/files/{uploaded[name]['id']}/content",
         )
         assert target.read_bytes() == source.read_bytes()
         assert object_body(s3, BACKUP, f"curler/{name}") == source.read_bytes()
@@ -87,15 +82,15 @@ def test_curl_upload_list_download_delete(
         "DELETE",
         "-w",
         "%{http_code}",
-        f"{served}/api/v1/files/{uploaded['big.bin']['id']}",
+        f"{base_url}/api/v1/files/{uploaded['big.bin']['id']}",
     )
     assert deleted.stdout == b"204"
     gone = curl(
-        "-H", auth, "-w", "\n%{http_code}", f"{served}/api/v1/files/{uploaded['big.bin']['id']}"
+        "-H", auth, "-w", "\n%{http_code}", f"{base_url}/api/v1/files/{uploaded['big.bin']['id']}"
     )
     assert gone.stdout.splitlines()[-1] == b"404"
     # The session's SeaweedFS holds other tests' files too: look at this user's prefix only.
     left = s3.list_objects_v2(Bucket=PRIMARY, Prefix="curler/")["Contents"]
     assert sorted(item["Key"] for item in left) == ["curler/notes.txt"]
-    unauthenticated = curl("-w", "\n%{http_code}", f"{served}/api/v1/files")
+    unauthenticated = curl("-w", "\n%{http_code}", f"{base_url}/api/v1/files")
     assert unauthenticated.stdout.splitlines()[-1] == b"401"

@@ -140,13 +140,14 @@ def backend(request: pytest.FixtureRequest, app: Flask) -> Iterator[Any]:
 
 
 def test_backend_counts_resets_and_reports_the_window(backend: Any) -> None:
-    """ASVS 2.2.1: counts go up per failure, the window is reported, a reset forgets them."""
+    """ASVS 2.2.1: counts go up per attempt, a refund gives one back, a reset forgets them."""
     assert backend.peek("k") == (0, 0)
-    for _ in range(3):
-        backend.hit("k", 600)
+    assert [backend.take("k", 600)[0] for _ in range(3)] == [1, 2, 3]
     count, left = backend.peek("k")
     assert count == 3
     assert 0 < left <= 600
+    backend.refund("k")
+    assert backend.peek("k")[0] == 2
     assert backend.peek("other") == (0, 0)
     backend.reset("k")
     assert backend.peek("k") == (0, 0)
@@ -156,14 +157,14 @@ def test_database_windows_expire_and_start_again(app: Flask) -> None:
     """ASVS 2.2.1: once the window has passed, the count starts from one."""
     with app.app_context():
         backend = DatabaseBackend()
-        backend.hit("k", 600)
-        backend.hit("k", 600)
+        backend.take("k", 600)
+        backend.take("k", 600)
         counter = db.session.get(ThrottleCounter, "k")
         assert counter is not None
         counter.window_ends_at = utcnow() - timedelta(seconds=1)
         db.session.commit()
         assert backend.peek("k") == (0, 0)
-        backend.hit("k", 600)
+        assert backend.take("k", 600)[0] == 1
         assert backend.peek("k")[0] == 1
 
 
@@ -172,7 +173,7 @@ def test_redis_counter_expires_with_its_window() -> None:
     client = redis.Redis.from_url(redis_url())
     prefix = f"securestore-test-{uuid.uuid4().hex}:"
     try:
-        RedisBackend(client, prefix).hit("k", 1)
+        RedisBackend(client, prefix).take("k", 1)
         time.sleep(1.2)
         assert RedisBackend(client, prefix).peek("k") == (0, 0)
         assert client.exists(prefix + "k") == 0
@@ -189,14 +190,14 @@ def test_limit_keys_do_not_store_the_subject() -> None:
     assert key != Limit("login", "bob", 5, 900).key
 
 
-@pytest.mark.config(LOGIN_ACCOUNT_LIMIT=2)
-def test_throttle_checks_the_longest_wait(app: Flask) -> None:
-    """ASVS 2.2.1: when several limits are used up, Retry-After is the longest of them."""
+def test_throttle_refuses_past_the_limit_with_the_longest_wait(app: Flask) -> None:
+    """ASVS 2.2.1: when several limits are used up, Retry-After is the longest of them, and
+    the refused attempt is given back (it was never evaluated)."""
     short, long = Limit("a", "x", 1, 60), Limit("b", "x", 1, 600)
     with app.app_context():
-        assert not throttle.check([short, long]).blocked
-        throttle.hit([short, long])
-        verdict = throttle.check([short, long])
+        assert not throttle.take([short, long]).blocked
+        verdict = throttle.take([short, long])
+        assert throttle.peek(short)[0] == throttle.peek(long)[0] == 1
     assert verdict.blocked
     assert 60 < verdict.retry_after <= 600
 
