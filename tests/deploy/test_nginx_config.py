@@ -97,7 +97,7 @@ def test_upload_limit_and_streaming_match_the_app() -> None:
 
     assert [_size_in_bytes(limit) for limit in limits] == [DEFAULT_MAX_UPLOAD_BYTES]
     assert re.search(r"^\s*proxy_request_buffering\s+off;", text, re.MULTILINE)
-    # Uploads pass through in 1 MiB pieces, not the default 16k (README, Tuning).
+    # Uploads pass through in 1 MiB pieces, not the default 16k (docs/performance.md, Tuning).
     assert re.search(r"^\s*client_body_buffer_size\s+1m;", text, re.MULTILINE)
     for header in ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"):
         assert re.search(rf"^\s*proxy_set_header\s+{header}\s", text, re.MULTILINE), header

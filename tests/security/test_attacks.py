@@ -1,7 +1,7 @@
 """The attack suite: each test attacks the running app through HTTP, as an attacker would.
 
-Every test names the OWASP ASVS 4.0.3 requirement it proves in its docstring; the README's
-Security section lists the same controls.
+Every test names the OWASP ASVS 4.0.3 requirement it proves in its docstring; docs/security.md
+lists the same controls.
 """
 
 from __future__ import annotations
