@@ -55,7 +55,7 @@ test: $(VENV)/.installed-test deploy-tools chromium
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## screenshots: run the browser tests and copy their screenshots to docs/ for the README
+## screenshots: run the browser tests and copy their screenshots to docs/ for the README and docs pages
 screenshots: $(VENV)/.installed-test chromium
 	$(BIN)/pytest tests/test_browser.py
 	mkdir -p docs

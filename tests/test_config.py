@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from securestore import create_app
-from securestore.config import ConfigError
+from securestore.config import ConfigError, document
+from securestore.config.table import BY_NAME
 
 
 @pytest.fixture
@@ -116,3 +119,33 @@ def test_the_s3_pool_has_a_connection_for_every_part_of_every_gunicorn_thread(
     assert create_app().config["S3_MAX_POOL_CONNECTIONS"] == 24
     production_env.setenv("S3_MAX_POOL_CONNECTIONS", "50")
     assert create_app().config["S3_MAX_POOL_CONNECTIONS"] == 50
+
+
+REPO = Path(__file__).resolve().parents[1]
+# `os.environ.get("NAME"` or `_int_env("NAME"` anywhere in the package: a setting it reads.
+_READS = re.compile(r"""(?:environ\.get|_int_env)\(\s*["']([A-Z0-9_]+)["']""")
+
+
+def test_env_example_and_the_settings_page_are_written_from_the_table() -> None:
+    """One table of settings; run `python -m securestore.config.document` after changing it."""
+    assert (REPO / ".env.example").read_text() == document.env_example()
+    page = (REPO / "docs" / "configuration.md").read_text()
+    assert document.with_table(page) == page
+
+
+def test_every_variable_the_code_reads_is_in_the_settings_table() -> None:
+    read = {
+        name
+        for path in (REPO / "securestore").rglob("*.py")
+        for name in _READS.findall(path.read_text())
+    }
+    assert read  # the pattern still finds them
+    outside = {"SECURESTORE_ENV"}  # read by is_development() too, and in the table
+    assert read - outside <= set(BY_NAME), read - set(BY_NAME)
+
+
+def test_the_production_env_template_names_only_known_settings() -> None:
+    template = (REPO / "deploy" / "securestore.env.example").read_text()
+    names = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", template, re.MULTILINE))
+    assert names <= set(BY_NAME), names - set(BY_NAME)
+    assert "psycopg2" not in template
