@@ -1,0 +1,51 @@
+/* The file manager page's entry point: finds the page's parts and wires the modules together.
+   Everything enhances plain HTML that works without scripts; nothing is inline (the CSP). */
+import { initDeleteDialog } from "./dialogs.js";
+import { initDropZone } from "./dropzone.js";
+import { enhance } from "./enhance.js";
+import { formTransport } from "./form-transport.js";
+import { initListing } from "./listing.js";
+import { initPickers } from "./pickers.js";
+import { uploadQueue } from "./uploads.js";
+
+const byId = (id) => document.getElementById(id);
+
+function main(form, listing) {
+  const fileList = initListing({
+    listing: listing,
+    status: byId("listing-status"),
+    filterForm: byId("filter-form"),
+    filterInput: byId("filter"),
+  });
+  initDeleteDialog(listing, byId("delete-modal"));
+
+  const pickFile = document.querySelector('[data-pick="file"]');
+  const uploads = uploadQueue({
+    panel: byId("upload-panel"),
+    list: byId("upload-queue"),
+    summary: byId("upload-summary"),
+    clearButton: byId("clear-finished"),
+    status: byId("upload-status"),
+    pickButton: pickFile,
+    limits: form.dataset,
+    createTransport: formTransport(form),
+    onStored: fileList.scheduleRefresh,
+  });
+  initPickers({
+    form: form,
+    fileInput: byId("file"),
+    folderInput: byId("folder"),
+    pickFile: pickFile,
+    pickFolder: document.querySelector('[data-pick="folder"]'),
+    onFiles: uploads.add,
+  });
+  initDropZone(byId("drop-zone"), uploads.add);
+
+  enhance(document);
+}
+
+const form = byId("upload-form");
+const listing = byId("listing");
+if (form && listing) {
+  main(form, listing);
+}
