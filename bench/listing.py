@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import statistics
 import sys
 import tempfile
@@ -116,7 +117,7 @@ def _percentiles(call: Callable[[], Any]) -> dict[str, float]:
 
 def _measure_database(url: str, files: int, migrate: bool) -> dict[str, Any]:
     app = create_app(
-        {"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
+        {"SECRET_KEY": secrets.token_hex(32), "SQLALCHEMY_DATABASE_URI": url,
          "S3_PRIMARY_BUCKET": "p", "S3_BACKUP_BUCKET": "b"}
     )  # fmt: skip
     with app.app_context():

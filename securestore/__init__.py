@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from securestore import config as settings
-from securestore import errors, headers
+from securestore import errors, headers, request_limits, routing
 from securestore.api.docs import bp as api_docs_bp
 from securestore.api.spec import create_api
 from securestore.api.views import bp as api_bp
@@ -28,7 +28,6 @@ from securestore.files.views import bp as files_bp
 from securestore.formatting import exact_time, human_size, relative_time
 from securestore.health.views import bp as health_bp
 from securestore.navigation import account_links
-from securestore.request import SecureStoreRequest
 from securestore.throttle.service import throttle
 from securestore.tokens.cli import tokens
 from securestore.tokens.views import bp as tokens_bp
@@ -44,9 +43,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
         instance_path=settings.instance_path_from_environ(os.environ),
     )
-    app.request_class = SecureStoreRequest
     configure(app, config)
     register_proxy_fix(app)
+    routing.init_app(app)
     configure_logging(app)
     register_extensions(app)
     register_blueprints(app)
@@ -64,8 +63,6 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     if overrides:
         app.config.from_mapping(overrides)
     settings.validate(app.config)
-    # Werkzeug answers 413 for any request body over the upload limit.
-    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"]
     os.makedirs(app.instance_path, exist_ok=True)
 
 
@@ -104,6 +101,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see your files."
     login_manager.login_message_category = "info"
+    request_limits.init_app(app)  # before CSRFProtect, which parses the form
     csrf.init_app(app)
     storage.init_app(app)
     throttle.init_app(app)

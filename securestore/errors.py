@@ -134,6 +134,13 @@ class TooLargeError(SecureStoreError):
     message = "The upload is larger than this server accepts."
 
 
+class TooManyFilesError(TooLargeError):
+    """An upload request carries more files, or more parts, than one request may."""
+
+    code = "too_many_files"
+    message = "This upload holds too many files for one request."
+
+
 class ThrottledError(SecureStoreError):
     """Too many failures for an account or address: attempts pause for `retry_after` s."""
 
@@ -292,5 +299,7 @@ _HTTP_MESSAGES = {
 
 
 def _too_large_message() -> str:
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
-    return f"The upload is larger than the {human_size(limit)} this server accepts."
+    limit = request.max_content_length or current_app.config["MAX_UPLOAD_BYTES"]
+    if limit >= current_app.config["MAX_UPLOAD_BYTES"]:
+        return f"The upload is larger than the {human_size(limit)} this server accepts."
+    return f"The request is larger than the {human_size(limit)} this address accepts."

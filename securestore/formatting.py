@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from urllib.parse import quote
 
 _UNITS = ("KiB", "MiB", "GiB", "TiB")
+DEFAULT_MEDIA_TYPE = "application/octet-stream"
+# type/subtype in ASCII only: a header value outside Latin-1 breaks the response itself.
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+")
 
 
 def human_size(size: int) -> str:
@@ -18,6 +22,16 @@ def human_size(size: int) -> str:
         if value < 1024 or unit == _UNITS[-1]:
             return f"{value:.1f} {unit}"
     raise AssertionError("unreachable")
+
+
+def media_type(raw: str | None) -> str:
+    """The `type/subtype` of a declared content type, or octet-stream when it is not one.
+
+    Parameters are dropped and case folded; anything but ASCII letters, digits and `.+-`
+    (`text/hĥml`, say) cannot travel in a header and becomes `application/octet-stream`.
+    """
+    value = (raw or "").split(";", 1)[0].strip().lower()
+    return value if _MEDIA_TYPE.fullmatch(value) else DEFAULT_MEDIA_TYPE
 
 
 def content_disposition(filename: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,14 @@ from sqlalchemy.engine import make_url
 
 from securestore import create_app
 from securestore.config import ConfigError, document
+from securestore.config.keys import weak_key_message
 from securestore.config.table import BY_NAME
+from tests.fixtures.apps import TEST_SECRET_KEY
 
 
 @pytest.fixture
 def production_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> pytest.MonkeyPatch:
-    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite")
     return monkeypatch
 
@@ -28,10 +31,10 @@ def test_settings_are_read_from_the_environment(production_env: pytest.MonkeyPat
     production_env.setenv("MAX_UPLOAD_BYTES", "1_000_000")
     production_env.setenv("S3_ENDPOINT_URL", "http://127.0.0.1:1")
     app = create_app()
-    assert app.config["SECRET_KEY"] == "from-the-environment"
+    assert app.config["SECRET_KEY"] == TEST_SECRET_KEY
     assert app.config["S3_PRIMARY_BUCKET"] == "p-bucket"
     assert app.config["MAX_UPLOAD_BYTES"] == 1_000_000
-    assert app.config["MAX_CONTENT_LENGTH"] == 1_000_000
+    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024  # MAX_REQUEST_BYTES
     assert app.config["BACKUP_RETENTION_DAYS"] == 30
 
 
@@ -65,6 +68,10 @@ def test_postgresql_urls_pick_the_installed_psycopg_driver(
     ("variable", "value", "message"),
     [
         ("SECRET_KEY", "", "SECRET_KEY is required"),
+        ("SECRET_KEY", "x", "SECRET_KEY holds about 0 bits"),
+        ("SECRET_KEY", "0123456789abcdef" * 2, "SECRET_KEY holds about 128 bits"),
+        ("SECRET_KEY", "correct horse battery staple", "secrets.token_hex"),
+        ("SECRET_KEY_FALLBACKS", "0123456789abcdef", "SECRET_KEY_FALLBACKS holds"),
         ("S3_BACKUP_BUCKET", "securestore-primary", "must be different buckets"),
         ("MAX_UPLOAD_BYTES", "lots", "MAX_UPLOAD_BYTES must be a whole number"),
         ("MAX_UPLOAD_BYTES", "0", "MAX_UPLOAD_BYTES must be a positive"),
@@ -149,3 +156,9 @@ def test_the_production_env_template_names_only_known_settings() -> None:
     names = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", template, re.MULTILINE))
     assert names <= set(BY_NAME), names - set(BY_NAME)
     assert "psycopg2" not in template
+
+
+@pytest.mark.parametrize("make", [secrets.token_hex, secrets.token_urlsafe])
+def test_keys_made_as_the_docs_say_are_strong_enough(make: Any) -> None:
+    for _ in range(20):
+        assert weak_key_message("SECRET_KEY", make(32)) is None

@@ -14,6 +14,7 @@ from flask_smorest import Api
 
 from securestore.api.auth import SECURITY_SCHEME
 from securestore.api.schemas import ErrorSchema
+from securestore.routing import IdConverter, id_parameter_schema
 
 TITLE = "SecureStore API"
 VERSION = "1"
@@ -46,6 +47,7 @@ def create_api(app: Flask) -> SecureStoreApi:
             "security": [{SECURITY_SCHEME: []}],
         },
     )
+    api.register_converter(IdConverter, id_parameter_schema)
     api.spec.components.security_scheme(
         SECURITY_SCHEME,
         {"type": "http", "scheme": "bearer", "description": "A personal access token (sst_...)."},

@@ -27,12 +27,13 @@ from securestore.errors import (
 from securestore.files import listing, service, streaming
 from securestore.files.models import StoredFile
 from securestore.files.responses import download_response
-from securestore.health.checks import health_report
+from securestore.health.checks import detailed_caller, health_report
+from securestore.request_limits import accepts_uploads
 
 bp = Blueprint(
     "api", __name__, url_prefix="/api/v1", description="Files, the token's user, and health."
 )
-FILE_ID = "<int:file_id>"
+FILE_ID = "<id:file_id>"
 
 # Statuses answered by the request machinery rather than by a service.
 HTTP_STATUSES = {
@@ -121,6 +122,7 @@ def list_files(query: dict[str, Any]) -> listing.FilePage:
 
 
 @bp.route("/files", methods=["POST"])
+@accepts_uploads
 @token_required("write")
 @bp.arguments(schemas.UploadQuerySchema, location="query")
 @bp.response(201, schemas.FileSchema)
@@ -230,6 +232,7 @@ def me() -> dict[str, Any]:
 @bp.alt_response(503, schema=schemas.HealthSchema, description="Something did not answer.")
 @bp.doc(security=[])
 def health() -> tuple[dict[str, Any], int]:
-    """Answer 200 when the database and both buckets answer, else 503 saying which failed."""
-    body, healthy = health_report()
+    """Answer 200 when the database and both buckets answer, else 503; the machine itself
+    also learns which part failed and the backup counts."""
+    body, healthy = health_report(detailed=detailed_caller(request.remote_addr))
     return body, 200 if healthy else 503

@@ -75,6 +75,14 @@ def address_limit(address: str | None) -> Limit:
     return Limit("address", subject, config["LOGIN_ADDRESS_LIMIT"], config["LOGIN_WINDOW_SECONDS"])
 
 
+def registration_limit(address: str) -> Limit:
+    """Registrations from one client address, counted whatever their outcome."""
+    config = current_app.config
+    return Limit(
+        "register", address, config["REGISTER_ADDRESS_LIMIT"], config["REGISTER_WINDOW_SECONDS"]
+    )
+
+
 def begin(
     limits: Sequence[Limit],
     event: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import BooleanField, PasswordField, StringField
 from wtforms import ValidationError as FieldError
 from wtforms.validators import DataRequired, EqualTo
 
@@ -61,6 +61,11 @@ class ChangePasswordForm(FlaskForm):
             DataRequired(),
             EqualTo("new_password", message="The new passwords do not match."),
         ],
+    )
+    revoke_tokens = BooleanField(
+        "Also revoke my access tokens",
+        default=True,
+        description="Scripts using them get 401 until you give them new tokens.",
     )
 
     def validate_new_password(self, field: PasswordField) -> None:

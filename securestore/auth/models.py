@@ -30,6 +30,10 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     # cannot be replayed within its 30-second window.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # The secret shown during 2FA setup, kept here (not in the signed but readable session
+    # cookie) until a code proves the app has it or the setup expires.
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def two_factor_enabled(self) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from securestore.audit import service as audit
@@ -19,6 +19,7 @@ from securestore.auth.passwords import (
     needs_rehash,
     validate_password,
 )
+from securestore.db_types import utcnow
 from securestore.errors import (
     AuthenticationError,
     ConflictError,
@@ -27,6 +28,7 @@ from securestore.errors import (
     raises,
 )
 from securestore.extensions import db
+from securestore.tokens.models import PersonalAccessToken
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{2,31}")
 USERNAME_RULES = (
@@ -53,14 +55,20 @@ def find_user(username: str) -> User | None:
     return db.session.scalar(select(User).where(User.username == normalise_username(username)))
 
 
-@raises(ValidationError, ConflictError)
+@raises(ValidationError, ConflictError, ThrottledError)
 def register(username: str, password: str, *, address: str | None) -> User:
     """Create an account; raises `ValidationError` or `ConflictError` (name taken).
 
-    This is the one place that tells whether a username exists: it has to.
+    This is the one place that tells whether a username exists: it has to, so every attempt
+    from a client address counts, taken name or not, and `REGISTER_ADDRESS_LIMIT` of them
+    per `REGISTER_WINDOW_SECONDS` is all an address gets (`ThrottledError`). An operator's
+    command (`address` None) is not throttled.
     """
     username = validate_username(username)
     validate_password(password, username)
+    if address is not None:
+        limits = [attempts.registration_limit(address)]
+        attempts.begin(limits, "register", lambda: None, address, reset_first=False)
     if find_user(username) is not None:
         raise ConflictError("That username is taken; choose another.")
     user = User(username=username, password_hash=hash_password(password))
@@ -119,10 +127,14 @@ def log_in(username: str, password: str, address: str | None) -> User:
 
 
 @raises(ThrottledError, AuthenticationError, ValidationError)
-def change_password(user: User, current: str, new: str, address: str | None) -> None:
+def change_password(
+    user: User, current: str, new: str, address: str | None, *, revoke_tokens: bool
+) -> int:
     """Replace the password after checking the current one; every other session ends.
 
-    A wrong current password counts against the login throttle like a failed login.
+    With `revoke_tokens`, every live access token of the user is revoked in the same
+    transaction; returns how many were. A wrong current password counts against the login
+    throttle like a failed login.
     """
     attempt = attempts.begin(
         attempts.password_limits(user.username, address), "password_change", lambda: user, address
@@ -131,8 +143,24 @@ def change_password(user: User, current: str, new: str, address: str | None) -> 
         audit.record("password_change", user=user, address=address, outcome="failed")
         raise AuthenticationError("Your current password is not right.")
     attempt.succeeded()
+    revoked = _revoke_tokens(user) if revoke_tokens else 0
     _replace_password(user, new)
     audit.record("password_change", user=user, address=address)
+    if revoked:
+        detail = f"{revoked} token(s) revoked with the password change"
+        audit.record("token_revoke", user=user, address=address, detail=detail)
+    return revoked
+
+
+def _revoke_tokens(user: User) -> int:
+    """Mark every live token of the user revoked (committed with the password change)."""
+    result = db.session.execute(
+        update(PersonalAccessToken)
+        .where(PersonalAccessToken.user_id == user.id, PersonalAccessToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 @raises(ValidationError)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 
 import pyotp
 import segno
@@ -19,11 +20,13 @@ from securestore.auth import attempts
 from securestore.auth.models import RecoveryCode, User
 from securestore.auth.passwords import check_password
 from securestore.db_types import utcnow
-from securestore.errors import AuthenticationError, ValidationError
+from securestore.errors import AuthenticationError, ValidationError, raises
 from securestore.extensions import db
 
 ISSUER = "SecureStore"
 RECOVERY_CODE_COUNT = 10
+# How long the secret shown during setup stays valid.
+SETUP_TIME = timedelta(minutes=15)
 WRONG_CODE = "That code is not right. Use the current code from your app or a recovery code."
 
 
@@ -38,16 +41,35 @@ def qr_code(user: User, secret: str) -> str:
     return str(segno.make(uri, error="m").svg_data_uri(scale=5, border=2))
 
 
-def enable(user: User, secret: str, code: str, *, address: str | None) -> list[str]:
-    """Turn two-factor login on once `code` proves the app has `secret`; return recovery codes.
+def pending_secret(user: User) -> str:
+    """The secret being set up for `user`: the one shown before while it is fresh, else new.
 
-    The codes are shown once: only their salted hashes are kept.
+    It is stored on the user's row with an expiry, never in the session cookie, which is
+    signed but readable: a copy of the cookie must not reveal a second factor.
     """
+    now = utcnow()
+    if user.totp_pending_secret and user.totp_pending_until and user.totp_pending_until > now:
+        return user.totp_pending_secret
+    user.totp_pending_secret = new_secret()
+    user.totp_pending_until = now + SETUP_TIME
+    db.session.commit()
+    return user.totp_pending_secret
+
+
+@raises(ValidationError)
+def enable(user: User, code: str, *, address: str | None) -> list[str]:
+    """Turn two-factor login on once `code` proves the app has the pending secret; return
+    recovery codes (shown once: only their salted hashes are kept)."""
+    secret = user.totp_pending_secret
+    if secret is None or user.totp_pending_until is None or user.totp_pending_until <= utcnow():
+        raise ValidationError("This setup has expired. Scan the new QR code and try again.")
     step = _matching_step(secret, code, last_step=None)
     if step is None:
         raise ValidationError(WRONG_CODE)
     user.totp_secret = secret
     user.totp_last_step = step
+    user.totp_pending_secret = None
+    user.totp_pending_until = None
     codes = _replace_recovery_codes(user)
     db.session.commit()
     audit.record("2fa_change", user=user, address=address, detail="enabled")

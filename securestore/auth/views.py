@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -28,9 +28,6 @@ from securestore.errors import (
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-# The TOTP secret being set up, kept until the user proves their app has it.
-SETUP_SECRET = "totp_setup_secret"  # noqa: S105 -- a session key name, not a secret
-
 
 def safe_next_path(target: str | None) -> str | None:
     """Return `target` when it is a path on this site, else `None` (no open redirects)."""
@@ -43,7 +40,10 @@ def safe_next_path(target: str | None) -> str | None:
 
 
 def _refused(
-    template: str, form: CodeForm | LoginForm, error: SecureStoreError, **context: object
+    template: str,
+    form: CodeForm | LoginForm | RegisterForm,
+    error: SecureStoreError,
+    **context: object,
 ) -> ResponseReturnValue:
     """Re-render a form with the error on top, its status and headers (429's Retry-After)."""
     form.form_errors.append(error.message)
@@ -64,6 +64,8 @@ def register() -> ResponseReturnValue:
         except ConflictError as error:
             form.username.errors = [error.message]
             return render_template("auth/register.html", form=form), error.status
+        except ThrottledError as error:
+            return _refused("auth/register.html", form, error)
         sessions.start(user)
         flash(f"Welcome, {user.username}! Your account is ready.", "success")
         return redirect(url_for("files.index"))
@@ -120,7 +122,11 @@ def logout() -> Response:
     """End the session on every device (CSRF-checked like every POST)."""
     service.log_out(current_user, address=request.remote_addr)
     sessions.end()
-    flash("You are logged out. Every session of your account has ended.", "info")
+    flash(
+        "You are logged out. Every session of your account has ended; "
+        "access tokens keep working until you revoke them.",
+        "info",
+    )
     return redirect(url_for("auth.login"))
 
 
@@ -149,11 +155,12 @@ def change_password() -> ResponseReturnValue:
         return render_template("auth/change_password.html", form=form), status
     user = current_user._get_current_object()
     try:
-        service.change_password(
+        revoked = service.change_password(
             user,
             form.current_password.data or "",
             form.new_password.data or "",
             request.remote_addr,
+            revoke_tokens=bool(form.revoke_tokens.data),
         )
     except (ThrottledError, AuthenticationError) as error:
         form.current_password.errors = [error.message]
@@ -163,7 +170,8 @@ def change_password() -> ResponseReturnValue:
             error.headers(),
         )
     sessions.start(user)
-    flash("Your password is changed. Every other session has been logged out.", "success")
+    tokens = f" and {revoked} access token{'' if revoked == 1 else 's'} revoked" if revoked else ""
+    flash(f"Your password is changed. Every other session has been logged out{tokens}.", "success")
     return redirect(url_for("auth.account"), code=303)
 
 
@@ -173,23 +181,21 @@ def setup_two_factor() -> ResponseReturnValue:
     """Show a QR code for a new secret; turn two-factor login on once a code proves it."""
     if current_user.two_factor_enabled:
         return redirect(url_for("auth.account"))
-    secret = session.get(SETUP_SECRET) or two_factor.new_secret()
-    session[SETUP_SECRET] = secret
     form = CodeForm()
     status = 200
     if form.validate_on_submit():
         try:
             codes = two_factor.enable(
-                current_user, secret, form.code.data or "", address=request.remote_addr
+                current_user, form.code.data or "", address=request.remote_addr
             )
         except ValidationError as error:
             form.code.errors = [error.message]
             status = error.status
         else:
-            session.pop(SETUP_SECRET)
             return render_template("auth/recovery_codes.html", codes=codes)
     elif form.is_submitted():
         status = 400
+    secret = two_factor.pending_secret(current_user)
     qr = two_factor.qr_code(current_user, secret)
     page = render_template("auth/setup_two_factor.html", form=form, qr=qr, secret=secret)
     return page, status

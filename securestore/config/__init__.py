@@ -16,6 +16,7 @@ from typing import Any
 from dotenv import load_dotenv
 from sqlalchemy.engine import make_url
 
+from securestore.config.keys import weak_key_message
 from securestore.config.table import (
     BY_NAME,
     DEFAULT_MAX_UPLOAD_BYTES,
@@ -152,13 +153,22 @@ def validate(config: Mapping[str, Any]) -> None:
             else ""
         )
         raise ConfigError(f"SECRET_KEY is required{hint}")
+    for name, key in [("SECRET_KEY", config["SECRET_KEY"])] + [
+        ("SECRET_KEY_FALLBACKS", old) for old in config.get("SECRET_KEY_FALLBACKS") or []
+    ]:
+        weakness = weak_key_message(name, key)
+        if weakness:
+            raise ConfigError(weakness)
     for name in ("S3_PRIMARY_BUCKET", "S3_BACKUP_BUCKET"):
         if not config.get(name):
             raise ConfigError(f"{name} must name a bucket")
     if config["S3_PRIMARY_BUCKET"] == config["S3_BACKUP_BUCKET"]:
         raise ConfigError("S3_PRIMARY_BUCKET and S3_BACKUP_BUCKET must be different buckets")
-    if config["MAX_UPLOAD_BYTES"] <= 0:
-        raise ConfigError("MAX_UPLOAD_BYTES must be a positive number of bytes")
+    for name in ("MAX_UPLOAD_BYTES", "MAX_REQUEST_BYTES"):
+        if config[name] <= 0:
+            raise ConfigError(f"{name} must be a positive number of bytes")
+    if config["MAX_FILES_PER_REQUEST"] < 1:
+        raise ConfigError("MAX_FILES_PER_REQUEST must be at least 1")
     if config["TRUSTED_PROXY_COUNT"] < 0:
         raise ConfigError("TRUSTED_PROXY_COUNT must be 0 (no proxy) or the number of proxies")
     if not MIN_UPLOAD_PART_BYTES <= config["S3_PART_BYTES"] <= MAX_UPLOAD_PART_BYTES:
@@ -190,11 +200,15 @@ def validate_security(config: Mapping[str, Any]) -> None:
         "LOGIN_ADDRESS_LIMIT",
         "LOGIN_ACCOUNT_WIDE_LIMIT",
         "LOGIN_WINDOW_SECONDS",
+        "REGISTER_ADDRESS_LIMIT",
+        "REGISTER_WINDOW_SECONDS",
         "SESSION_IDLE_MINUTES",
         "SESSION_LIFETIME_HOURS",
     ):
         if config[name] <= 0:
             raise ConfigError(f"{name} must be a positive whole number")
+    if config["TOKEN_MAX_DAYS"] is not None and not 1 <= config["TOKEN_MAX_DAYS"] <= 3650:
+        raise ConfigError("TOKEN_MAX_DAYS must be 1 to 3650 days (or unset)")
     if config["LOGIN_MAX_DELAY_SECONDS"] < 0:
         raise ConfigError("LOGIN_MAX_DELAY_SECONDS must be 0 (no delay) or more seconds")
 

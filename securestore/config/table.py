@@ -50,6 +50,11 @@ def flag(name: str, raw: str) -> bool:
     raise ConfigError(f"{name} must be one of 1/0, true/false, yes/no, on/off, got {value!r}")
 
 
+def words(name: str, raw: str) -> list[str]:
+    """A comma-separated list; spaces around the items do not count."""
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
 def text(name: str, raw: str) -> str:
     """Keep the value as written."""
     return raw
@@ -113,9 +118,15 @@ SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
     ),
     Setting(
         "SECRET_KEY", None,
-        "signs sessions and CSRF tokens; required outside development (`make run` generates "
-        "one)",
+        "signs sessions and CSRF tokens: at least 32 random bytes (`secrets.token_hex(32)`); "
+        "required outside development (`make run` generates one)",
         shown_default="none (required)",
+    ),
+    Setting(
+        "SECRET_KEY_FALLBACKS", None,
+        "earlier keys, comma-separated, still accepted for reading sessions while you rotate "
+        "`SECRET_KEY` (docs/security.md)",
+        words,
     ),
     Setting(
         "DATABASE_URL", None,
@@ -169,6 +180,18 @@ SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
         "MAX_UPLOAD_BYTES", str(DEFAULT_MAX_UPLOAD_BYTES),
         "largest upload; 413 above it (the shipped nginx allows the same)",
         whole_number, shown_default="5 GiB (`5368709120`)",
+    ),
+    Setting(
+        "MAX_REQUEST_BYTES", str(MIB),
+        "largest body of every other request (forms, JSON); 413 above it, and a multipart body "
+        "anywhere but the upload routes answers 415",
+        whole_number, shown_default="1 MiB (`1048576`)",
+    ),
+    Setting(
+        "MAX_FILES_PER_REQUEST", "100",
+        "files one upload request may carry; the next one stops the request (413, the files "
+        "before it are kept)",
+        whole_number,
     ),
     Setting(
         "DOWNLOAD_MODE", "stream",
@@ -227,6 +250,21 @@ SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
         "LOGIN_WINDOW_SECONDS", "900",
         "the throttle window; `Retry-After` says what is left of it",
         whole_number,
+    ),
+    Setting(
+        "REGISTER_ADDRESS_LIMIT", "10",
+        "registrations (taken names included) one client address may try per window; 429 "
+        "after",
+        whole_number,
+    ),
+    Setting(
+        "REGISTER_WINDOW_SECONDS", "3600", "the registration throttle's window", whole_number
+    ),
+    Setting(
+        "TOKEN_MAX_DAYS", None,
+        "longest lifetime of an access token in days (1 to 3650); tokens asked for without an "
+        "expiry get it",
+        whole_number, shown_default="unset (tokens may never expire)",
     ),
     Setting(
         "REDIS_URL", None,

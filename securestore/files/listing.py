@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -100,7 +99,7 @@ def _owned_and_named(user: User, name_filter: str | None) -> ColumnElement[bool]
             # No stored name holds one (names are cleaned of control characters), and
             # PostgreSQL refuses it in a query: say so instead of failing.
             raise ValidationError("A name filter cannot contain a NUL character.")
-        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", name_filter) + "%"
+        pattern = "%" + search.like_escaped(name_filter) + "%"
         condition = condition & StoredFile.name.ilike(pattern, escape="\\")
     return condition
 

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from securestore.files import service
 from securestore.files.models import StoredFile
-from securestore.formatting import content_disposition
+from securestore.formatting import content_disposition, media_type
 
 
 def download_response(record: StoredFile, address: str | None) -> BaseResponse:
@@ -25,7 +25,8 @@ def download_response(record: StoredFile, address: str | None) -> BaseResponse:
     response = Response(
         stream.chunks,
         status=206 if span else 200,
-        mimetype=record.content_type,
+        # Rows from before media types were checked may hold anything: clean it again.
+        mimetype=media_type(record.content_type),
         direct_passthrough=True,
     )
     response.content_length = stream.size

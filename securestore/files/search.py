@@ -10,6 +10,7 @@ Each database gets its own, built by hand in migration 5b7e2d9c41a8 and absent f
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Select, column, table
@@ -41,6 +42,11 @@ def prefiltered(query: Select[Any], name_filter: str | None) -> Select[Any]:
         return query
     phrase = '"' + name_filter.replace('"', '""') + '"'
     return query.join(_fts, _fts.c.rowid == StoredFile.id).where(_fts.c.name.match(phrase))
+
+
+def like_escaped(text: str) -> str:
+    """`text` with LIKE's wildcards and escape character escaped (use `escape="\\"`)."""
+    return re.sub(r"([\\%_])", r"\\\1", text)
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:

@@ -8,13 +8,12 @@ module cleans names, writes the bytes, and audits what the user did.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import IO
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from securestore.audit import service as audit
 from securestore.auth.models import User
@@ -35,16 +34,15 @@ from securestore.errors import (
 from securestore.extensions import db, storage
 from securestore.files import lifecycle
 from securestore.files.models import BackupState, StoredFile
-from securestore.files.naming import clean_filename, numbered_name, object_key
-from securestore.formatting import content_disposition
+from securestore.files.naming import clean_filename, numbered_name, object_key, split_extension
+from securestore.files.search import like_escaped
+from securestore.formatting import content_disposition, media_type
 from securestore.storage.types import ObjectStream, StoredObject
 
 log = logging.getLogger(__name__)
 
 # How many "name (N)" alternatives are tried before giving up on a crowded name.
 MAX_NAME_ATTEMPTS = 1000
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
-_CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 
 # (file name, its bytes, its declared content type): one file of an upload request.
 UploadedFile = tuple[str, IO[bytes], str | None]
@@ -86,7 +84,7 @@ def store_upload(
     backup copy fails: the file is then `pending` until `backup sync` copies it.
     """
     name = clean_filename(filename)
-    content_type = _content_type(content_type)
+    content_type = media_type(content_type)
     name, stored = _write_object(user, name, stream, content_type)
     record = lifecycle.register(
         StoredFile(
@@ -145,7 +143,7 @@ def download_url(record: StoredFile, *, address: str | None) -> str:
     url = storage.download_url(
         record.key,
         content_disposition=content_disposition(record.name),
-        content_type=record.content_type,
+        content_type=media_type(record.content_type),
         expires_in=current_app.config["DOWNLOAD_URL_SECONDS"],
     )
     detail = record.audit_label + " (signed URL)"
@@ -217,9 +215,25 @@ def _write_object(
 
 
 def _free_name(user: User, name: str, taken: set[str]) -> str:
+    """The first of `name`, `name (2)`, `name (3)` ... that no row of the user holds.
+
+    One query reads every name of that family, so crowded names cost the same as fresh ones;
+    a numbered name shortened to fit 255 bytes falls outside the family's pattern, so the
+    pick is confirmed by an exact lookup (the conditional write still has the last word).
+    """
+    stem, extension = split_extension(name)
+    family = like_escaped(stem) + " (%)" + like_escaped(extension)
+    held = set(
+        db.session.scalars(
+            select(StoredFile.name).where(
+                StoredFile.owner_id == user.id,
+                or_(StoredFile.name == name, StoredFile.name.like(family, escape="\\")),
+            )
+        )
+    )
     for number in range(1, MAX_NAME_ATTEMPTS + 1):
         candidate = name if number == 1 else numbered_name(name, number)
-        if candidate in taken:
+        if candidate in taken or candidate in held:
             continue
         exists = db.session.scalar(
             select(StoredFile.id).where(
@@ -228,6 +242,7 @@ def _free_name(user: User, name: str, taken: set[str]) -> str:
         )
         if exists is None:
             return candidate
+        held.add(candidate)
     raise NamesExhaustedError(f"You have too many files named {name!r}; rename this one.")
 
 
@@ -258,8 +273,3 @@ def _open_from_backup(
             error.detail,
         )
         raise StorageError(detail=f"both copies of {record.key} unreadable") from error
-
-
-def _content_type(raw: str | None) -> str:
-    value = (raw or "").split(";", 1)[0].strip().lower()
-    return value if _CONTENT_TYPE.fullmatch(value) else DEFAULT_CONTENT_TYPE

@@ -32,6 +32,8 @@ from werkzeug.sansio.multipart import (
 )
 from wtforms import ValidationError as WTFormsValidationError
 
+from securestore.errors import TooManyFilesError
+
 # How much of the body is read per step: large enough to keep Python overhead per byte low,
 # small enough that a part being read costs little memory.
 READ_BYTES = 256 * 1024
@@ -60,8 +62,11 @@ class FilePart:
 class _BodyParser:
     """Pull events from the decoder, feeding it the body only when it needs more."""
 
-    def __init__(self, body: IO[bytes], boundary: bytes, max_field_bytes: int) -> None:
+    def __init__(
+        self, body: IO[bytes], boundary: bytes, max_field_bytes: int, max_parts: int
+    ) -> None:
         self._body = body
+        self._max_parts = max_parts
         # The decoder asks for data only once its buffer holds no more than part headers or a
         # partial boundary (file data is taken out as soon as it is decoded), so this bounds
         # headers; field values are bounded in `_field_value`.
@@ -83,10 +88,14 @@ class _BodyParser:
             raise BadRequest("The multipart body could not be read.") from error
 
     def parts(self) -> Iterator[FormField | FilePart]:
+        count = 0
         while True:
             event = self.next_event()
             if isinstance(event, Epilogue):
                 return
+            count += 1
+            if count > self._max_parts:
+                raise TooManyFilesError(f"A form may hold at most {self._max_parts} parts.")
             if isinstance(event, File):
                 reader = _PartReader(self)
                 yield FilePart(
@@ -154,21 +163,23 @@ class _PartReader(io.RawIOBase):
 
 
 def iter_parts(
-    body: IO[bytes], boundary: str, *, max_field_bytes: int
+    body: IO[bytes], boundary: str, *, max_field_bytes: int, max_parts: int
 ) -> Iterator[FormField | FilePart]:
     """Yield the fields and file parts of a multipart body in order, reading it as it comes.
 
-    Raises `BadRequest` for a malformed body and `RequestEntityTooLarge` for a plain field
-    larger than `max_field_bytes`.
+    Raises `BadRequest` for a malformed body, `RequestEntityTooLarge` for a plain field
+    larger than `max_field_bytes`, `TooManyFilesError` past `max_parts` parts.
     """
-    yield from _BodyParser(body, boundary.encode("latin-1"), max_field_bytes).parts()
+    parser = _BodyParser(body, boundary.encode("latin-1"), max_field_bytes, max_parts)
+    yield from parser.parts()
 
 
 def request_parts(request: Request) -> Iterator[FormField | FilePart]:
     """Yield the parts of the request's form without spooling files to disk.
 
     A non-multipart form (no file at all) is small and parsed by werkzeug as usual. The body
-    stream is werkzeug's, so `MAX_CONTENT_LENGTH` still cuts off an oversize body with 413.
+    stream is werkzeug's, so the request's `max_content_length` (`MAX_UPLOAD_BYTES` on the
+    upload routes) still cuts off an oversize body with 413; `MAX_FORM_PARTS` bounds the parts.
     """
     boundary = request.mimetype_params.get("boundary")
     if request.mimetype != "multipart/form-data" or not boundary:
@@ -176,7 +187,10 @@ def request_parts(request: Request) -> Iterator[FormField | FilePart]:
             yield FormField(name, value)
         return
     yield from iter_parts(
-        request.stream, boundary, max_field_bytes=request.max_form_memory_size or READ_BYTES
+        request.stream,
+        boundary,
+        max_field_bytes=request.max_form_memory_size or READ_BYTES,
+        max_parts=request.max_form_parts or current_app.config["MAX_FILES_PER_REQUEST"],
     )
 
 
@@ -186,8 +200,11 @@ def protected_files(request: Request, field: str = FILE_FIELD) -> Iterator[FileP
     The upload view is exempt from `CSRFProtect`, which would read `request.form` and so spool
     the whole body; the token is checked here instead, from the header or from the form field
     that a browser sends before the files. A file that arrives before a valid token raises
-    `CSRFError` (400) without a byte of it being read.
+    `CSRFError` (400) without a byte of it being read. Past `MAX_FILES_PER_REQUEST` files,
+    `TooManyFilesError` (413) stops the request; the files before it were yielded.
     """
+    limit = current_app.config["MAX_FILES_PER_REQUEST"]
+    files = 0
     checked = not current_app.config.get("WTF_CSRF_ENABLED", True)
     if not checked:
         header_token = _header_token(request)
@@ -204,6 +221,9 @@ def protected_files(request: Request, field: str = FILE_FIELD) -> Iterator[FileP
             raise CSRFError("The CSRF token is missing.")
         # A file input left empty still sends a part, with no file name.
         if part.name == field and part.filename:
+            files += 1
+            if files > limit:
+                raise TooManyFilesError(f"One upload may hold at most {limit} files.")
             yield part
 
 

@@ -17,11 +17,18 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from securestore.errors import SecureStoreError, TooLargeError, ValidationError, wants_json
+from securestore.errors import (
+    SecureStoreError,
+    TooLargeError,
+    TooManyFilesError,
+    ValidationError,
+    wants_json,
+)
 from securestore.extensions import csrf
 from securestore.files import listing, service, streaming
 from securestore.files.models import StoredFile
 from securestore.files.responses import download_response
+from securestore.request_limits import accepts_uploads
 
 bp = Blueprint("files", __name__, url_prefix="/files")
 
@@ -66,6 +73,7 @@ def listing_fragment() -> str:
 
 
 @bp.post("/upload")
+@accepts_uploads
 @csrf.exempt  # streaming.protected_files checks the token without spooling the body
 def upload() -> ResponseReturnValue:
     """Stream every file of the multipart field `file` to S3; a failure of one keeps the others.
@@ -76,21 +84,24 @@ def upload() -> ResponseReturnValue:
     """
     stored: list[StoredFile] = []
     refused: list[tuple[str, SecureStoreError]] = []
-    for item in streaming.protected_files(request):
-        try:
-            stored.append(
-                service.store_upload(
-                    current_user,
-                    item.filename,
-                    item.stream,
-                    item.content_type,
-                    address=request.remote_addr,
+    try:
+        for item in streaming.protected_files(request):
+            try:
+                stored.append(
+                    service.store_upload(
+                        current_user,
+                        item.filename,
+                        item.stream,
+                        item.content_type,
+                        address=request.remote_addr,
+                    )
                 )
-            )
-        except TooLargeError:
-            raise
-        except SecureStoreError as error:
-            refused.append((item.filename, error))
+            except TooLargeError:
+                raise
+            except SecureStoreError as error:
+                refused.append((item.filename, error))
+    except TooManyFilesError as error:
+        refused.append(("", error))  # the files stored before it are kept
     if not stored and not refused:
         raise ValidationError("Choose at least one file to upload.")
     status = refused[0][1].status if refused else 201
@@ -99,22 +110,22 @@ def upload() -> ResponseReturnValue:
             files=[file_json(record) for record in stored],
             errors=[error_json(name, reason) for name, reason in refused],
         ), status
-    for record in stored:
-        flash(f"Uploaded {record.name}.", "success")
-    for name, reason in refused:
-        flash(f"{name}: {reason.message}", "danger")
+    if stored:
+        # Flashes travel in the session cookie, which is signed, not encrypted: no file names.
+        flash(f"Uploaded {len(stored)} file{'' if len(stored) == 1 else 's'}.", "success")
     if refused:
-        return render_template("files/index.html", **listing_context()), status
+        context = listing_context()
+        return render_template("files/index.html", refused=refused, **context), status
     return redirect(url_for("files.index"), code=303)
 
 
-@bp.get("/<int:file_id>/download")
+@bp.get("/<id:file_id>/download")
 def download(file_id: int) -> ResponseReturnValue:
     """Send the file (whole, a `Range` of it, or a redirect to S3: see `download_response`)."""
     return download_response(service.get_file(current_user, file_id), request.remote_addr)
 
 
-@bp.get("/<int:file_id>/delete")
+@bp.get("/<id:file_id>/delete")
 def confirm_delete(file_id: int) -> str:
     """Ask before deleting (the page's script asks in a dialog instead)."""
     return render_template(
@@ -122,11 +133,11 @@ def confirm_delete(file_id: int) -> str:
     )
 
 
-@bp.post("/<int:file_id>/delete")
+@bp.post("/<id:file_id>/delete")
 def delete(file_id: int) -> ResponseReturnValue:
     """Delete the file; the list no longer shows it, "Recently deleted" does."""
-    record = service.delete_file(current_user, file_id, address=request.remote_addr)
-    flash(f"Deleted {record.name}. You can restore it from Recently deleted.", "success")
+    service.delete_file(current_user, file_id, address=request.remote_addr)
+    flash("Deleted the file. You can restore it from Recently deleted.", "success")
     return redirect(url_for("files.index"), code=303)
 
 
@@ -140,11 +151,11 @@ def deleted() -> str:
     )
 
 
-@bp.post("/<int:file_id>/restore")
+@bp.post("/<id:file_id>/restore")
 def restore(file_id: int) -> ResponseReturnValue:
     """Restore a deleted file from its backup copy; it is listed again under its name."""
-    record = service.restore_file(current_user, file_id, address=request.remote_addr)
-    flash(f"Restored {record.name}.", "success")
+    service.restore_file(current_user, file_id, address=request.remote_addr)
+    flash("Restored the file.", "success")
     return redirect(url_for("files.deleted"), code=303)
 
 

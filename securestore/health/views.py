@@ -3,9 +3,9 @@ operators and monitors."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
-from securestore.health.checks import database_check, health_report
+from securestore.health.checks import database_check, detailed_caller, health_report
 
 bp = Blueprint("health", __name__)
 
@@ -27,8 +27,9 @@ def healthz() -> tuple[Response, int]:
 def storage_health() -> tuple[Response, int]:
     """Answer 200 when the database and both buckets answer, else 503 saying which failed.
 
-    `backups` counts live files by backup state (pending and failed ones have no good second
-    copy yet); it is information for monitoring, not a reason to take the app out of service.
+    The machine itself gets which check failed and `backups`, the counts of live files by
+    backup state (pending and failed ones have no good second copy yet): information for
+    monitoring, not a reason to take the app out of service. Anyone else gets the status.
     """
-    body, healthy = health_report()
+    body, healthy = health_report(detailed=detailed_caller(request.remote_addr))
     return jsonify(body), 200 if healthy else 503

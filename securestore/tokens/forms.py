@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -37,6 +40,14 @@ class CreateTokenForm(FlaskForm):
         option_widget=CheckboxInput(),
     )
     expires = SelectField("Expires", choices=EXPIRY_CHOICES, default="90")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        longest = current_app.config["TOKEN_MAX_DAYS"]
+        if longest:
+            # Offer only what the server allows: no "Never", nothing past the maximum.
+            allowed = [c for c in EXPIRY_CHOICES if c.value and int(c.value) <= longest]
+            self.expires.choices = allowed or [SelectChoice(str(longest), f"{longest} days")]
 
     @property
     def expires_in_days(self) -> int | None:

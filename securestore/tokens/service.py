@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from securestore.audit import service as audit
@@ -61,14 +62,18 @@ def create_token(
     expires_in_days: int | None,
     address: str | None,
 ) -> IssuedToken:
-    """Create a token for `user`; `expires_in_days=None` means it never expires."""
+    """Create a token for `user`; `expires_in_days=None` means it never expires, or, under a
+    `TOKEN_MAX_DAYS`, that it lives as long as allowed."""
     name = _clean_name(name)
     scope_text = " ".join(_clean_scopes(scopes))
     now = utcnow()
+    longest = current_app.config["TOKEN_MAX_DAYS"] or MAX_EXPIRY_DAYS
+    if expires_in_days is None and current_app.config["TOKEN_MAX_DAYS"]:
+        expires_in_days = longest  # this server allows no token that never expires
     expires_at = None
     if expires_in_days is not None:
-        if not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
-            raise ValidationError(f"Expiry must be 1 to {MAX_EXPIRY_DAYS} days.")
+        if not 1 <= expires_in_days <= longest:
+            raise ValidationError(f"Expiry must be 1 to {longest} days.")
         expires_at = now + timedelta(days=expires_in_days)
     selector = secrets.token_hex(_SELECTOR_BYTES)
     secret = secrets.token_urlsafe(32)

@@ -52,9 +52,9 @@ def create() -> ResponseReturnValue:
     return _page(CreateTokenForm(formdata=None), issued), 201, {"Cache-Control": "no-store"}
 
 
-@bp.post("/<int:token_id>/revoke")
+@bp.post("/<id:token_id>/revoke")
 def revoke(token_id: int) -> ResponseReturnValue:
     """Revoke the token; scripts using it get 401 from now on (CSRFProtect checks the form)."""
-    record = service.revoke_token(current_user, token_id, address=request.remote_addr)
-    flash(f"Revoked the token {record.name}.", "success")
+    service.revoke_token(current_user, token_id, address=request.remote_addr)
+    flash("Revoked the token; scripts using it get 401 from now on.", "success")
     return redirect(url_for("tokens.index"), code=303)

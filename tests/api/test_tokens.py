@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -250,3 +251,59 @@ def test_settings_page_revokes_only_own_tokens(
     assert client.get("/api/v1/me", headers=bearer(alice_secret)).status_code == 401
     assert client.get("/api/v1/me", headers=bearer(bob_secret)).status_code == 200
     assert "Revoked" in client.get("/settings/tokens/").get_data(as_text=True)
+
+
+def _change_password(client: FlaskClient, *, revoke: bool) -> Any:
+    fields = {
+        "current_password": PASSWORD,
+        "new_password": "another long enough password",
+        "confirm_new_password": "another long enough password",
+        "csrf_token": csrf_token(client, "/auth/password"),
+    }
+    if revoke:
+        fields["revoke_tokens"] = "y"
+    return client.post("/auth/password", data=fields, follow_redirects=True)
+
+
+def test_a_password_change_revokes_the_tokens_when_asked_and_says_so(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.signed_up("alice")
+    form = client.get("/auth/password").get_data(as_text=True)
+    (checkbox,) = re.findall(r"<input[^>]*revoke_tokens[^>]*>", form)
+    assert "checked" in checkbox  # on by default
+    kept, revoked = issue_token(app, "alice"), issue_token(app, "alice")
+    page = _change_password(client, revoke=True).get_data(as_text=True)
+    assert "2 access tokens revoked" in page
+    for secret in (kept, revoked):
+        assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 401
+    assert "logged out" in page
+
+
+def test_a_password_change_can_keep_the_tokens(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.signed_up("alice")
+    secret = issue_token(app, "alice")
+    page = _change_password(client, revoke=False).get_data(as_text=True)
+    assert "revoked" not in page
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+
+
+@pytest.mark.config(TOKEN_MAX_DAYS=30)
+def test_a_maximum_lifetime_applies_to_every_new_token(
+    app: Flask, client: FlaskClient, auth: AuthActions, runner: FlaskCliRunner
+) -> None:
+    auth.signed_up("alice")
+    page = client.get("/settings/tokens/").get_data(as_text=True)
+    assert "Never" not in page and "1 year" not in page
+    made = runner.invoke(args=["tokens", "create", "--user", "alice", "--name", "cli"])
+    assert made.exit_code == 0, made.output
+    with app.app_context():
+        (record,) = stored_tokens(app)
+        assert record.expires_at is not None
+        assert timedelta(days=29) < record.expires_at - utcnow() <= timedelta(days=30)
+    refused = runner.invoke(
+        args=["tokens", "create", "--user", "alice", "--name", "long", "--expires", "90"]
+    )
+    assert refused.exit_code != 0 and "1 to 30 days" in refused.output

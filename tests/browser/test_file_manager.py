@@ -282,7 +282,7 @@ def test_drop_upload_list_sort_filter_download_delete_and_logout(
     page.keyboard.press("Tab")
     expect(dialog.get_by_role("button", name="Delete")).to_be_focused()
     page.keyboard.press("Enter")
-    expect(page.get_by_role("status").filter(has_text="Deleted holiday photo.png.")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Deleted the file.")).to_be_visible()
     assert sorted(browsing.listed_names()) == ["annual report.pdf", "notes.txt"]
 
     browsing.logout()
@@ -368,12 +368,12 @@ def test_without_javascript_the_plain_form_uploads(browsing: Browsing) -> None:
         [{"name": "plain.txt", "mimeType": "text/plain", "buffer": b"no scripts needed"}]
     )
     page.get_by_role("button", name="Upload").click()
-    expect(page.get_by_role("status").filter(has_text="Uploaded plain.txt.")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Uploaded 1 file.")).to_be_visible()
     expect(browsing.file_row("plain.txt")).to_be_visible()
     page.get_by_role("link", name="Delete plain.txt").click()
     expect(page.get_by_role("heading", name="Delete this file?")).to_be_visible()
     page.get_by_role("button", name="Delete").click()
-    expect(page.get_by_role("status").filter(has_text="Deleted plain.txt.")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Deleted the file.")).to_be_visible()
     assert browsing.problems == []
 
 

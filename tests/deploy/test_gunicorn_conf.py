@@ -11,6 +11,7 @@ import tempfile
 import pytest
 
 from tests.deploy.harness import REPO_ROOT
+from tests.fixtures.apps import TEST_SECRET_KEY
 
 
 def _print_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -19,7 +20,7 @@ def _print_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "gunicorn", "--config", "python:securestore.gunicorn_conf",
          "--print-config", "wsgi:app"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "SECRET_KEY": "print-config", "S3_REGION": "us-east-1",
+        env={**os.environ, "SECRET_KEY": TEST_SECRET_KEY, "S3_REGION": "us-east-1",
              "SECURESTORE_INSTANCE_PATH": tempfile.gettempdir(), **env},
     )
 

@@ -89,15 +89,23 @@ def _size_in_bytes(value: str) -> int:
     return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
 
 
-def test_upload_limit_and_streaming_match_the_app() -> None:
+def test_body_limits_match_the_app_small_everywhere_large_only_for_uploads() -> None:
     from securestore.config import DEFAULT_MAX_UPLOAD_BYTES
+    from securestore.config.table import BY_NAME
 
     text = NGINX_CONF.read_text()
-    limits = re.findall(r"^\s*client_max_body_size\s+(\S+);", text, re.MULTILINE)
+    server, _, upload = text.partition("location ~ ^/(files/upload|api/v1/files)$ {")
+    upload = upload.split("}", 1)[0]
+    limit = re.compile(r"^\s*client_max_body_size\s+(\S+);", re.MULTILINE)
 
-    assert [_size_in_bytes(limit) for limit in limits] == [DEFAULT_MAX_UPLOAD_BYTES]
-    assert re.search(r"^\s*proxy_request_buffering\s+off;", text, re.MULTILINE)
-    # Uploads pass through in 1 MiB pieces, not the default 16k (docs/performance.md, Tuning).
-    assert re.search(r"^\s*client_body_buffer_size\s+1m;", text, re.MULTILINE)
+    assert [_size_in_bytes(v) for v in limit.findall(server)] == [
+        int(BY_NAME["MAX_REQUEST_BYTES"].default or 0)
+    ]
+    assert [_size_in_bytes(v) for v in limit.findall(upload)] == [DEFAULT_MAX_UPLOAD_BYTES]
+    # Only uploads stream to the app unbuffered, in 1 MiB pieces (docs/performance.md).
+    assert re.search(r"^\s*proxy_request_buffering\s+off;", upload, re.MULTILINE)
+    assert not re.search(r"proxy_request_buffering\s+off;", server)
+    assert re.search(r"^\s*client_body_buffer_size\s+1m;", upload, re.MULTILINE)
+    assert re.search(r"^\s*limit_conn\s+securestore_per_address\s+\d+;", server, re.MULTILINE)
     for header in ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"):
         assert re.search(rf"^\s*proxy_set_header\s+{header}\s", text, re.MULTILINE), header

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.harness import SYSTEMD_DIR, UnixHTTPConnection
+from tests.fixtures.apps import TEST_SECRET_KEY
 
 SERVICE = SYSTEMD_DIR / "securestore.service"
 SOCKET = SYSTEMD_DIR / "securestore.socket"
@@ -131,7 +132,7 @@ def test_execstart_serves_the_socket_systemd_passes_and_reports_ready(
     notify.bind(str(notify_path))
     notify.settimeout(60)
     environment = {
-        "SECRET_KEY": "socket-activation",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "DATABASE_URL": database_url,
         "SECURESTORE_INSTANCE_PATH": str(tmp_path),
         "S3_ENDPOINT_URL": "http://127.0.0.1:9",

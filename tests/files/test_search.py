@@ -18,6 +18,7 @@ from securestore.extensions import db
 from securestore.files.listing import count_files, list_page
 from securestore.files.models import StoredFile
 from securestore.files.search import FTS_TABLE, TRIGRAM_INDEX
+from tests import factories
 from tests.factories import add_user, file_row
 from tests.files.test_listing import QueryCounter
 from tests.fixtures.apps import base_config
@@ -223,9 +224,13 @@ def test_the_migration_indexes_existing_names_and_downgrades_cleanly(
     app = create_app(base_config(any_database))
     with app.app_context():
         upgrade(revision="3c1f0e9a7b52")
-        alice = add_user("alice")
-        db.session.add(StoredFile(**file_row(alice, "before the index.txt", created_at=START)))
-        db.session.commit()
+        # Core inserts name only the columns given: the models are at head, the schema not.
+        users = User.__table__
+        alice_id = db.session.execute(
+            sa.insert(users).values(username="alice", password_hash="x").returning(users.c.id)
+        ).scalar_one()
+        alice = User(id=alice_id, username="alice")
+        factories.add_files([file_row(alice, "before the index.txt", created_at=START)])
         upgrade()
         sqlite = db.engine.dialect.name == "sqlite"
         assert _search_objects() == (

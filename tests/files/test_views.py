@@ -76,7 +76,7 @@ def test_json_upload_answers_each_stored_file(client: FlaskClient, auth: AuthAct
     assert all(isinstance(f["id"], int) for f in files)
     assert response.json["errors"] == []
     # Answered as JSON, so nothing waits to be flashed on the next page.
-    assert "Uploaded b.bin" not in client.get("/files/").get_data(as_text=True)
+    assert "Uploaded 2 files" not in client.get("/files/").get_data(as_text=True)
 
 
 def test_json_upload_reports_a_refused_name_and_keeps_the_others(

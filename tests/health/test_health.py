@@ -52,3 +52,16 @@ def test_health_reports_both_seaweedfs_buckets(seaweed_app: Flask) -> None:
     response = seaweed_app.test_client().get("/storage/health")
     assert response.status_code == 200
     assert response.json["status"] == "ok"
+
+
+@pytest.mark.parametrize("path", ["/storage/health", "/api/v1/health"])
+def test_callers_other_than_the_machine_itself_see_the_status_only(
+    client: FlaskClient, s3: Any, path: str
+) -> None:
+    """No global counts nor which part failed for anyone on the internet."""
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    ok = client.get(path)
+    assert (ok.status_code, ok.json) == (200, {"status": "ok"})
+    s3.delete_bucket(Bucket=BACKUP)
+    down = client.get(path)
+    assert (down.status_code, down.json) == (503, {"status": "unavailable"})

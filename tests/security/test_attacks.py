@@ -336,7 +336,7 @@ def test_no_route_with_an_id_serves_another_users_object(app: Flask, s3: Any) ->
         }
     mallory, _ = logged_in(app, "mallory")
     targets = [t for t in routes(app, {"GET", "POST", "PUT", "PATCH", "DELETE"}) if t[2]]
-    assert {r for r, _, _ in targets} >= {"/files/<int:file_id>/download"}
+    assert {r for r, _, _ in targets} >= {"/files/<id:file_id>/download"}
     token = csrf_token(mallory, "/files/")
     # Mallory holds a session for the pages and a token of her own for the API.
     headers = {"X-CSRFToken": token, **bearer(issue_token(app, "mallory"))}

@@ -4,6 +4,7 @@ two-factor login, the audit trail and the settings that configure them.
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,9 +24,10 @@ from securestore.auth.passwords import common_passwords
 from securestore.config import DEFAULT_PASSWORD_HASH_METHOD, ConfigError
 from securestore.db_types import utcnow
 from securestore.extensions import db
+from securestore.files.models import StoredFile
 from securestore.throttle.models import ThrottleCounter
 from securestore.throttle.service import DatabaseBackend, Limit, RedisBackend, throttle
-from tests.fixtures.apps import FAST_HASH_METHOD, PASSWORD, base_config
+from tests.fixtures.apps import FAST_HASH_METHOD, PASSWORD, TEST_SECRET_KEY, base_config
 from tests.fixtures.forms import AuthActions, csrf_token, upload
 from tests.security.test_attacks import WRONG, redis_url
 
@@ -404,7 +406,7 @@ def test_security_settings_come_from_the_environment(
         "SESSION_IDLE_MINUTES": "5",
         "SESSION_LIFETIME_HOURS": "2",
         "SECURE_COOKIES": "false",
-        "SECRET_KEY": "x",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "DATABASE_URL": database_url,
     }.items():
         monkeypatch.setenv(name, value)
@@ -431,3 +433,47 @@ def test_an_audit_event_never_commits_the_callers_pending_work(app: Flask) -> No
     with app.app_context():
         (stored,) = db.session.scalars(db.select(AuditEvent)).all()
         assert stored.client_address == "203.0.113.7"
+
+
+def test_a_session_signed_with_the_previous_key_reads_during_a_rotation(
+    database_url: str, s3: Any
+) -> None:
+    """ASVS 6.4.1: a key rotation with SECRET_KEY_FALLBACKS logs nobody out."""
+    old_key, new_key = secrets.token_hex(32), secrets.token_hex(32)
+    before = create_app(base_config(database_url, SECRET_KEY=old_key)).test_client()
+    AuthActions(before).signed_up("alice")
+    cookie = before.get_cookie("__Host-session") or before.get_cookie("session")
+    assert cookie is not None
+
+    def files_page(**settings: Any) -> int:
+        client = create_app(base_config(database_url, SECRET_KEY=new_key, **settings)).test_client()
+        client.set_cookie(cookie.key, cookie.value)
+        return client.get("/files/").status_code
+
+    assert files_page(SECRET_KEY_FALLBACKS=[old_key]) == 200
+    assert files_page() == 302  # without the fallback the old cookie is worthless
+
+
+def session_payload(app: Flask, client: FlaskClient) -> str:
+    """What the session cookie says to anyone who copies it (it is signed, not encrypted)."""
+    cookie = client.get_cookie("__Host-session") or client.get_cookie("session")
+    assert cookie is not None
+    with app.app_context():
+        data = app.session_interface.get_signing_serializer(app).loads(cookie.value)  # type: ignore[attr-defined]
+    return repr(data)
+
+
+def test_the_secret_being_set_up_and_file_names_stay_out_of_the_cookie(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    """ASVS 3.2.3: a copy of the session cookie reveals neither a second factor nor files."""
+    auth.signed_up("alice")
+    page = client.get("/auth/2fa/setup").get_data(as_text=True)
+    secret = page.split('data-testid="totp-secret" class="text-break">')[1].split("<")[0]
+    assert secret not in session_payload(app, client)
+    assert secret in client.get("/auth/2fa/setup").get_data(as_text=True)  # kept server-side
+    upload(client, ("tax return 2026.pdf", b"private"))
+    with app.app_context():
+        file_id = db.session.scalar(db.select(StoredFile.id))
+    client.post(f"/files/{file_id}/delete", data={"csrf_token": csrf_token(client, "/files/")})
+    assert "tax return" not in session_payload(app, client)

@@ -91,9 +91,8 @@ def sessions_at_second_factor(base: str, count: int) -> list[tuple[requests.Sess
 def alice_with_two_factor(app: Flask) -> tuple[pyotp.TOTP, list[str]]:
     with app.app_context():
         user = register("alice", PASSWORD, address=None)
-        secret = two_factor.new_secret()
-        totp = pyotp.TOTP(secret)
-        codes = two_factor.enable(user, secret, totp.now(), address=None)
+        totp = pyotp.TOTP(two_factor.pending_secret(user))
+        codes = two_factor.enable(user, totp.now(), address=None)
         db.session.execute(db.update(User).values(totp_last_step=None))
         db.session.commit()
     return totp, codes
