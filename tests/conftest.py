@@ -11,7 +11,6 @@ import io
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
@@ -21,7 +20,6 @@ from unittest import mock
 
 import boto3
 import pytest
-import sqlalchemy as sa
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.handlers import BUILTIN_HANDLERS
 from flask import Flask
@@ -35,6 +33,7 @@ from werkzeug.test import TestResponse, encode_multipart
 from securestore import create_app
 from securestore.extensions import db, storage
 from securestore.locals3 import LocalS3
+from tests.postgres import fresh_database
 
 PRIMARY = "test-primary"
 BACKUP = "test-backup"
@@ -127,18 +126,8 @@ def postgres_url() -> Iterator[str]:
     server_url = os.environ.get("TEST_DATABASE_URL")
     if not server_url:
         pytest.skip("TEST_DATABASE_URL is not set (CI sets it to the machine's PostgreSQL)")
-    name = f"securestore_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield (
-            sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(server_url) as url:
+        yield url
 
 
 @contextmanager
