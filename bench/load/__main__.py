@@ -30,7 +30,7 @@ from bench.load.attackers import Guesser, Snooper
 from bench.load.chaos import Chaos, schedule
 from bench.load.client import LoadContext, SiteUser
 from bench.load.ledger import Ledger
-from bench.load.metrics import MemorySampler, Requests, clock, progress
+from bench.load.metrics import ProcessSampler, Requests, clock, progress
 from bench.load.plot import plot
 from bench.load.stack import LoadStack, StackError, running_load_stack
 from bench.load.users import Member
@@ -106,8 +106,8 @@ def run(args: argparse.Namespace, stack: LoadStack) -> dict[str, Any]:
     origin = time.time()
     say = clock(origin)
     chaos = Chaos(stack, faults, say)
-    memory = MemorySampler(stack)
-    memory.start()
+    processes = ProcessSampler(stack)
+    processes.start()
     printer = progress(requests, say)
     chaos.start(origin)
     runner.start(args.users, spawn_rate=max(1.0, args.users / 10))
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace, stack: LoadStack) -> dict[str, Any]:
     runner.quit()
     chaos.wait()
     printer.kill()
-    memory.stop()
+    cpu = processes.stop()
     ledger.save(stack.root / "ledger.json")
     say("audit: backup sync, every user's files listed, downloaded and hashed, backup verify")
     result = auditing.audit(stack, ledger)
@@ -136,7 +136,8 @@ def run(args: argparse.Namespace, stack: LoadStack) -> dict[str, Any]:
             "python": platform.python_version(),
         },  # fmt: skip
     }
-    built = report.build(requests.samples, chaos.windows, ledger, result, memory.rows, meta)
+    built = report.build(requests.samples, chaos.windows, ledger, result, processes.rows, meta)
+    built["cpu"] = cpu
     built["windows_raw"] = [window.to_json() for window in chaos.windows]
     args.results.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

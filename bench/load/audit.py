@@ -6,12 +6,13 @@
    never came), once, with its owner's name, never a refused upload; every acknowledged
    upload not later deleted must be there (else it is lost) and every acknowledged delete
    gone.
-3. Each listed file is downloaded and hashed (SHA-256 equal to what was sent), and its backup
-   copy is read straight from the backup bucket and hashed too; so are deleted files' copies,
-   which Restore needs.
-4. `backup verify` reports the store's own view. An orphan must belong to an upload that was
-   never acknowledged (the crash window between the object and its row), a missing or wrong
-   copy to a file whose last delete or restore got no answer; anything else fails. Those are
+3. Each listed file is downloaded and hashed (SHA-256 equal to what was sent); the backup
+   copy of each acknowledged upload is read straight from the backup bucket and hashed too,
+   deleted files' copies included (Restore needs them).
+4. `backup verify` reports the store's own view. Each problem must belong to an upload that
+   got no 2xx (an orphan: the object was written, the row not; a missing backup: the row was
+   written, the copy not) or to a file a delete or restore of which got no 2xx (the object
+   deleted or copied, the row not); anything else fails. Those are
    then cleaned and repaired (`--repair --delete-orphans`), and a last `backup verify` must
    find nothing.
 """
@@ -29,7 +30,7 @@ import requests
 import sqlalchemy as sa
 from gevent.pool import Pool
 
-from bench.load.ledger import ACKED, DELETED, EITHER, LIVE, REFUSED, Ledger, Upload
+from bench.load.ledger import ACKED, DELETED, LIVE, REFUSED, Ledger, Upload
 from bench.load.stack import BACKUP, LoadStack
 
 _PROBLEM = re.compile(r"^(\w+) (missing|mismatched|orphan): owner (\S+), key (.+?): ")
@@ -235,23 +236,23 @@ def _check_verify(stack: LoadStack, ledger: Ledger, result: AuditResult) -> None
     code, output = _run(stack, result, "backup verify", "backup", "verify")
     unanswered = {(u.username, u.name) for u in ledger.uploads if u.outcome != ACKED}
     problems = [m for m in map(_PROBLEM.match, output.splitlines()) if m]
-    states = ledger.expected_states()
+    unsettled = {change.file_id for change in ledger.changes if change.outcome != ACKED}
     file_ids = {key: file_id for file_id, key in _keys(stack).items()}
     result.counts["verify problems"] = len(problems)
     for match in problems:
         copy, kind, owner, key = match.groups()
         name = _NUMBERED.sub("", key.partition("/")[2])
-        if kind == "orphan" and (owner, name) in unanswered:
-            result.counts["orphans of unacknowledged uploads"] += 1
-            result.notes.append(f"{copy} orphan {key}: an upload that got no 2xx")
-        elif kind == "orphan":
-            result.fail("unexplained orphan", f"{copy} {key}")
-        elif states.get(file_ids.get(key, 0)) == EITHER:
-            # A delete or restore that got no answer may have stopped between S3 and the row.
-            result.counts[f"{copy} {kind} after an unanswered change"] += 1
-            result.notes.append(f"{copy} {kind} {key}: its last change got no answer")
+        if (owner, name) in unanswered:
+            # The crash windows of an upload that got no 2xx: object written, row not (an
+            # orphan), or row written, copy not (a backup still pending under its lease).
+            result.counts[f"{copy} {kind} of an unacknowledged upload"] += 1
+            result.notes.append(f"{copy} {kind} {key}: an upload that got no 2xx")
+        elif file_ids.get(key) in unsettled:
+            # A delete or restore that got no 2xx may have stopped between S3 and the row.
+            result.counts[f"{copy} {kind} after a delete or restore with no 2xx"] += 1
+            result.notes.append(f"{copy} {kind} {key}: a delete or restore of it got no 2xx")
         else:
-            result.fail(f"{copy} copy {kind}", key)
+            result.fail(f"{copy} {kind}", key)
     if code != 0:
         _run(stack, result, "backup verify --repair", "backup", "verify", "--repair",
              "--delete-orphans", "--orphan-min-age", "0")  # fmt: skip

@@ -148,12 +148,15 @@ class Chaos:
         }[kind]
 
     def _object_store_outage(self) -> str:
-        self.stack.stop_object_store()
+        started = time.monotonic()
+        self.stack.stop_object_store()  # SIGTERM: in-flight requests may take a while
+        stopping = time.monotonic() - started
         gevent.sleep(OBJECT_STORE_DOWN)
         started = time.monotonic()
         self.stack.start_object_store()
         return (
-            f"down {OBJECT_STORE_DOWN:.0f} s, ready {time.monotonic() - started:.1f} s after start"
+            f"stopping took {stopping:.1f} s, down {OBJECT_STORE_DOWN:.0f} s,"
+            f" ready {time.monotonic() - started:.1f} s after start"
         )
 
     def _restart_redis(self) -> str:

@@ -2,13 +2,15 @@
 
 Locust's request event gives each request's start, duration, status and whether the user's
 check passed; the samples are kept whole (a 300 s run makes some thousands), so the report
-can cut them by endpoint, by chaos window and by second. Worker memory is sampled from
-/proc through psutil every few seconds.
+can cut them by endpoint, by chaos window and by second. Worker memory and every process's
+CPU time are sampled from /proc through psutil every few seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,30 +80,84 @@ class Requests:
 
 
 @dataclass
-class MemorySampler:
-    """RSS of every gunicorn worker every RSS_EVERY s: (time, instance, pid, bytes)."""
+class ProcessSampler:
+    """Every RSS_EVERY s: each gunicorn worker's RSS, and the CPU time of every process of
+    the stack, by component, as deltas per pid (a process first seen after the first sample
+    counts from its start; one killed loses at most its last interval).
+
+    The CPU figures say what bounds latency on a small machine: the cores each part used,
+    and what the rest of the machine (other developers' tests) took meanwhile.
+    """
 
     stack: LoadStack
     rows: list[tuple[float, str, int, int]] = field(default_factory=list)
+    cpu_seconds: Counter[str] = field(default_factory=Counter)
+    _last: dict[int, float] = field(default_factory=dict)
+    _machine: tuple[float, float] | None = None
+    _started: float = 0.0
     _greenlet: gevent.Greenlet | None = None
 
     def start(self) -> None:
+        self._started = time.time()
         self._greenlet = gevent.spawn(self._run)
 
-    def stop(self) -> None:
+    def stop(self) -> dict[str, Any]:
+        """Stop sampling; return the cores each component used over the sampled time."""
         if self._greenlet is not None:
             self._greenlet.kill()
+        self._sample(first=False)
+        wall = max(time.time() - self._started, 1e-9)
+        cores = {name: round(seconds / wall, 2) for name, seconds in self.cpu_seconds.items()}
+        ours = sum(v for k, v in cores.items() if k != "machine (all processes)")
+        cores["rest of the machine"] = round(cores.get("machine (all processes)", 0) - ours, 2)
+        return {"cores": cores, "cpus": psutil.cpu_count(), "seconds": round(wall, 1)}
 
     def _run(self) -> None:
+        first = True
         while True:
-            now = time.time()
-            for instance in self.stack.instances:
-                for worker in instance.workers():
-                    try:
-                        self.rows.append((now, instance.name, worker.pid, worker.memory_info().rss))
-                    except psutil.NoSuchProcess:
-                        continue  # killed by the chaos between listing and reading
+            self._sample(first)
+            first = False
             gevent.sleep(RSS_EVERY)
+
+    def _sample(self, first: bool) -> None:
+        now = time.time()
+        for instance in self.stack.instances:
+            for worker in instance.workers():
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    self.rows.append((now, instance.name, worker.pid, worker.memory_info().rss))
+        for component, process in self._processes():
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                times = process.cpu_times()
+                total = times.user + times.system
+                previous = self._last.get(process.pid, total if first else 0.0)
+                self.cpu_seconds[component] += total - previous
+                self._last[process.pid] = total
+        machine = psutil.cpu_times()
+        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        if self._machine is not None:
+            self.cpu_seconds["machine (all processes)"] += busy - self._machine[0]
+        self._machine = (busy, now)
+
+    def _processes(self) -> list[tuple[str, psutil.Process]]:
+        stack = self.stack
+        found = [("Locust (load generator)", psutil.Process())]
+        for instance in stack.instances:
+            if instance.gunicorn is not None:
+                master = psutil.Process(instance.gunicorn.process.pid)
+                found += [(f"app {instance.name}", p) for p in [master, *instance.workers()]]
+        with contextlib.suppress(OSError, ValueError, psutil.NoSuchProcess):
+            nginx = psutil.Process(int((stack.root / "nginx" / "nginx.pid").read_text()))
+            found += [("nginx", p) for p in [nginx, *nginx.children()]]
+        for name, pid in (("SeaweedFS", stack.s3.pid), ("Redis", stack.redis.pid)):
+            if pid is not None:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    found.append((name, psutil.Process(pid)))
+        database = stack.database_url.rsplit("/", 1)[-1]
+        for process in psutil.process_iter(["name", "cmdline"]):
+            cmdline = " ".join(process.info["cmdline"] or [])
+            if process.info["name"] == "postgres" and f" {database} " in cmdline:
+                found.append(("PostgreSQL (this run's backends)", process))
+        return found
 
 
 def progress(requests: Requests, say: Callable[[str], None]) -> gevent.Greenlet:

@@ -138,26 +138,39 @@ def memory(rows: list[tuple[float, str, int, int]]) -> dict[str, Any]:
     workers = []
     for (instance, pid), points in sorted(series.items()):
         lived = points[-1][0] - points[0][0]
-        slope = None
-        if lived >= 60 and len(points) >= 10:
-            fit = statistics.linear_regression([t for t, _ in points], [m for _, m in points])
-            slope = round(fit.slope * 60, 3)
+        late = [p for p in points if p[0] >= points[0][0] + lived / 2]
         workers.append(
             {
                 "instance": instance,
                 "pid": pid,
                 "peak_MiB": round(max(m for _, m in points), 1),
                 "lived_s": round(lived),
-                "slope_MiB_per_min": slope,
+                "slope_MiB_per_min": _slope(points) if lived >= 60 else None,
+                # Warm-up (arenas, caches) flattens out; a leak keeps its slope here too.
+                "second_half_slope_MiB_per_min": _slope(late) if lived >= 120 else None,
             }
         )
     slopes = [w["slope_MiB_per_min"] for w in workers if w["slope_MiB_per_min"] is not None]
+    late = [w["second_half_slope_MiB_per_min"] for w in workers]
+    late = [slope for slope in late if slope is not None]
     return {
         "workers": workers,
         "peak_MiB": max((w["peak_MiB"] for w in workers), default=None),
         "median_slope_MiB_per_min": round(statistics.median(slopes), 3) if slopes else None,
         "max_slope_MiB_per_min": max(slopes, default=None),
+        "median_second_half_slope_MiB_per_min": (
+            round(statistics.median(late), 3) if late else None
+        ),
+        "samples": [[round(t, 1), i, pid, rss] for t, i, pid, rss in rows],
     }
+
+
+def _slope(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares MiB per minute (None with too few points to say)."""
+    if len(points) < 10:
+        return None
+    fit = statistics.linear_regression([t for t, _ in points], [m for _, m in points])
+    return round(fit.slope * 60, 3)
 
 
 def build(
@@ -235,7 +248,13 @@ def print_report(report: dict[str, Any]) -> None:
     print(
         f"worker RSS: peak {mem['peak_MiB']} MiB, slope median"
         f" {mem['median_slope_MiB_per_min']} max {mem['max_slope_MiB_per_min']} MiB/min"
+        f" (second half of each life: {mem['median_second_half_slope_MiB_per_min']})"
         f" over {len(mem['workers'])} workers"
+    )
+    cpu = report["cpu"]
+    print(
+        f"CPU over {cpu['seconds']} s on {cpu['cpus']} cores (cores used): "
+        + ", ".join(f"{name} {cores}" for name, cores in cpu["cores"].items())
     )
     print("ledger:", ", ".join(f"{k} {v}" for k, v in report["ledger"].items()))
     audit = report["audit"]
