@@ -16,6 +16,7 @@ bytes differ from what was uploaded (`mismatches`).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,35 +39,41 @@ def outcome(status: int, headers: Any, success: tuple[int, ...] = ()) -> str:
     return UNKNOWN
 
 
-@dataclass
-class Upload:
-    """One upload as sent (name, size, SHA-256 of the bytes) and as answered."""
+@dataclass(kw_only=True)
+class Write:
+    """One write a user sent, and what it got: when, the status, the outcome."""
 
     username: str
-    name: str
-    size: int
-    sha256: str
     via: str
     started: float
     ended: float = 0.0
     status: int = 0
     outcome: str = UNKNOWN
+
+    def settle(self, status: int, headers: Any, success: tuple[int, ...] = ()) -> str:
+        """Record the answer (see `outcome`) and return the outcome."""
+        self.ended, self.status = time.time(), status
+        self.outcome = outcome(status, headers, success)
+        return self.outcome
+
+
+@dataclass(kw_only=True)
+class Upload(Write):
+    """One upload as sent (name, size, SHA-256 of the bytes) and as answered."""
+
+    name: str
+    size: int
+    sha256: str
     file_id: int | None = None
     stored_name: str | None = None
 
 
-@dataclass
-class Change:
+@dataclass(kw_only=True)
+class Change(Write):
     """A delete or restore of one file by its owner, and the answer."""
 
     kind: str
-    username: str
     file_id: int
-    via: str
-    started: float
-    ended: float = 0.0
-    status: int = 0
-    outcome: str = UNKNOWN
 
 
 @dataclass

@@ -21,7 +21,7 @@ from locust import task
 
 from bench.load.client import SiteUser
 from bench.load.content import TRAILER_BYTES, Payload, payload
-from bench.load.ledger import ACKED, REFUSED, Change, Upload, outcome
+from bench.load.ledger import ACKED, REFUSED, Change, Upload
 from bench.payload import MultipartForm
 
 ORDERS = ("newest", "oldest", "name", "name_desc", "largest", "smallest")
@@ -225,7 +225,10 @@ class Member(SiteUser):
             return
         self.uploads += 1
         item = payload(self.username, self.uploads, self.rng)
-        record = Upload(self.username, item.name, item.size, item.sha256, via, time.time())
+        record = Upload(
+            username=self.username, via=via, started=time.time(),
+            name=item.name, size=item.size, sha256=item.sha256,
+        )  # fmt: skip
         self.load.ledger.uploads.append(record)
         UPLOAD_FLOWS[via](self, item, record)
 
@@ -252,10 +255,8 @@ class Member(SiteUser):
         stored: Callable[[Any], dict[str, Any]],
     ) -> None:  # fmt: skip
         """Record an upload's answer in the ledger and the member's own list of files."""
-        record.ended, record.status = time.time(), answer.status_code
-        record.outcome = outcome(answer.status_code, answer.headers)
         self.finish(answer, started, 0)
-        if record.outcome != ACKED:
+        if record.settle(answer.status_code, answer.headers) != ACKED:
             answer.failure(f"{answer.status_code}")
             return
         file = stored(answer.json())
@@ -270,13 +271,14 @@ class Member(SiteUser):
         expect: tuple[int, ...],
     ) -> None:  # fmt: skip
         """Delete or restore one file, with the ledger told the answer."""
-        record = Change(kind, self.username, file_id, via, time.time())
+        record = Change(
+            username=self.username, via=via, started=time.time(), kind=kind, file_id=file_id
+        )
         self.load.ledger.changes.append(record)
         data = {"csrf_token": self.csrf} if via == "form" else None
         headers = self.api_headers() if via == "api" else {}
         with self.call(method, path, name, data=data, headers=headers) as answer:
-            record.ended, record.status = time.time(), answer.status_code
-            record.outcome = outcome(answer.status_code, answer.headers, expect)
+            record.settle(answer.status_code, answer.headers, expect)
             source, target = (
                 (self.files, self.trash) if kind == "delete" else (self.trash, self.files)
             )

@@ -40,18 +40,26 @@ def test_an_answer_is_acked_refused_by_the_app_or_unknown(
 
 
 def _upload(file_id: int) -> Upload:
-    return Upload("u", f"u-{file_id:05d}-1KiB.bin", 1024, "0" * 64, "form", 1.0,
-                  outcome=ACKED, file_id=file_id)  # fmt: skip
+    return Upload(
+        username="u", via="form", started=1.0, outcome=ACKED,
+        name=f"u-{file_id:05d}-1KiB.bin", size=1024, sha256="0" * 64, file_id=file_id,
+    )  # fmt: skip
+
+
+def _change(kind: str, file_id: int, started: float, outcome: str) -> Change:
+    return Change(
+        username="u", via="form", started=started, outcome=outcome, kind=kind, file_id=file_id
+    )
 
 
 def test_expected_states_follow_the_owner_s_acknowledged_changes() -> None:
     ledger = Ledger(uploads=[_upload(n) for n in (1, 2, 3, 4)])
     ledger.changes += [
-        Change("delete", "u", 1, "form", 2.0, outcome=ACKED),
-        Change("delete", "u", 2, "form", 2.0, outcome=REFUSED),
-        Change("delete", "u", 3, "api", 2.0, outcome=UNKNOWN),
-        Change("delete", "u", 4, "form", 2.0, outcome=UNKNOWN),
-        Change("restore", "u", 4, "form", 3.0, outcome=ACKED),
+        _change("delete", 1, 2.0, ACKED),
+        _change("delete", 2, 2.0, REFUSED),
+        _change("delete", 3, 2.0, UNKNOWN),
+        _change("delete", 4, 2.0, UNKNOWN),
+        _change("restore", 4, 3.0, ACKED),
     ]
     assert ledger.expected_states() == {1: DELETED, 2: LIVE, 3: EITHER, 4: LIVE}
 
