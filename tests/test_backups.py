@@ -140,35 +140,6 @@ def test_failed_copy_is_retried_soon_in_a_background_thread(app: Flask, s3: Any)
     assert object_body(s3, BACKUP, "alice/soon.txt") == b"retried"
 
 
-def test_an_upload_stands_when_its_backup_outcome_cannot_be_recorded(
-    app: Flask, client: FlaskClient, auth: AuthActions, s3: Any
-) -> None:
-    """A database connection cut while the copy runs (`make loadtest` terminates every app
-    connection once) used to answer 500 for a file that was stored and listed, and to keep
-    the upload's lease on its row for 30 minutes, so no retry or sync could copy it."""
-    auth.signed_up("alice")
-    real_commit = db.session.commit
-    commits: list[int] = []
-
-    def commit_failing_after_the_row() -> None:
-        commits.append(1)
-        if len(commits) == 2:  # 1: the file's row; 2: the backup's outcome
-            raise OperationalError("UPDATE", {}, Exception("terminating connection"))
-        real_commit()
-
-    with mock.patch.object(db.session, "commit", side_effect=commit_failing_after_the_row):
-        response = upload(client, ("doc.txt", b"data"), Accept="application/json")
-    assert response.status_code == 201, response.data
-    (stored,) = response.get_json()["files"]
-    record = row(app, stored["id"])
-    assert record.backup_state is BackupState.PENDING
-    assert record.backup_lease_owner is None and record.backup_lease_until is None
-    assert object_body(s3, PRIMARY, "alice/doc.txt") == b"data"
-    assert run(app, "sync", "--now").exit_code == 0
-    assert row(app, stored["id"]).backup_state is BackupState.DONE
-    assert object_body(s3, BACKUP, "alice/doc.txt") == b"data"
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shared_app(request: pytest.FixtureRequest, s3: Any, database_url: str) -> Any:
     """An app whose database two threads can share: the test's SQLite file or PostgreSQL."""

@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from flask import current_app
 from sqlalchemy import Select, delete, func, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from securestore.db_types import utcnow
 from securestore.errors import SecureStoreError, StorageError
@@ -94,12 +93,8 @@ def back_up(record: StoredFile) -> bool:
 
     Never raises for S3: a failure is logged with bucket and key, stored on the row with the
     attempt count and the time of the next attempt, and turns `failed` after
-    `BACKUP_MAX_ATTEMPTS` attempts. Nor for the database when the outcome cannot be recorded
-    (a connection cut during the copy): the caller's work, such as a committed upload, stands;
-    the row stays `pending`, its lease is released if possible, and False says to retry.
+    `BACKUP_MAX_ATTEMPTS` attempts.
     """
-    # Read now: after a rollback the record's attributes would need the database again.
-    file_id, key, owner = record.id, record.key, record.backup_lease_owner
     record.backup_attempts += 1
     now = utcnow()
     try:
@@ -121,34 +116,8 @@ def back_up(record: StoredFile) -> bool:
         succeeded = True
     record.backup_lease_owner = None
     record.backup_lease_until = None
-    try:
-        db.session.commit()
-    except SQLAlchemyError as error:
-        db.session.rollback()
-        log.warning(
-            "outcome of the backup of s3://%s/%s not recorded (still pending): %s",
-            storage.backup_bucket,
-            key,
-            error,
-        )
-        _release(file_id, owner)
-        return False
+    db.session.commit()
     return succeeded
-
-
-def _release(file_id: int, owner: str | None) -> None:
-    """Give up a lease in a transaction of its own, so a retry need not wait for it to expire."""
-    try:
-        db.session.execute(
-            update(StoredFile)
-            .where(StoredFile.id == file_id, StoredFile.backup_lease_owner == owner)
-            .values(backup_lease_owner=None, backup_lease_until=None)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-    except SQLAlchemyError:
-        db.session.rollback()
-        log.warning("lease on file %s left to expire (%s)", file_id, LEASE)
 
 
 def _record_failure(record: StoredFile, error: StorageError, now: datetime) -> None:
