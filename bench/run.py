@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import platform
 import re
 import socket
@@ -46,65 +45,16 @@ import requests
 from boto3.s3.transfer import TransferConfig
 
 from bench import listing
+from bench.payload import MIB, GeneratedFile, MultipartForm
 from bench.stack import BACKUP, NO_BACKUP, PRIMARY, Stack, running_app, running_stack
 from securestore.files.listing import ORDERS
 
-MIB = 1024 * 1024
 GIB = 1024 * MIB
 # What the CPU table covers: raw boto3 and the app (without the backup copy), each direction.
 CPU_PATHS = ("raw_up", "app_up", "raw_down", "app_down")
 RESULTS = Path(__file__).resolve().parent / "results"
 PASSWORD = "a long enough benchmark password"
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-# Random bytes (incompressible), repeated: generating them is not what is measured.
-_BLOCK = os.urandom(MIB)
-
-
-class GeneratedFile:
-    """`size` bytes produced while read, so even 8 x 256 MiB never sit in the client's memory."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._left = size
-
-    def read(self, limit: int = -1) -> bytes:
-        """Return exactly `limit` bytes until the end (boto3 takes a short read as a part)."""
-        count = self._left if limit is None or limit < 0 else min(limit, self._left)
-        self._left -= count
-        if count <= len(_BLOCK):
-            return _BLOCK[:count]
-        whole, rest = divmod(count, len(_BLOCK))
-        return _BLOCK * whole + _BLOCK[:rest]
-
-    def __iter__(self) -> Iterator[bytes]:
-        while chunk := self.read(MIB):
-            yield chunk
-
-
-class MultipartForm:
-    """The body a browser sends for the upload form: token first, then the file."""
-
-    BOUNDARY = "----SecureStoreBench0123456789"
-
-    def __init__(self, token: str, name: str, size: int) -> None:
-        self.head = (
-            f'--{self.BOUNDARY}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
-            f"{token}\r\n--{self.BOUNDARY}\r\n"
-            f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        self.tail = f"\r\n--{self.BOUNDARY}--\r\n".encode()
-        self.size = size
-
-    def __len__(self) -> int:
-        return len(self.head) + self.size + len(self.tail)
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self.head
-        yield from GeneratedFile(self.size)
-        yield self.tail
-
-
 class Browser:
     """One logged-in user talking HTTPS to nginx, as a browser does."""
 

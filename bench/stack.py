@@ -77,7 +77,8 @@ class Stack:
         return [master, *master.children()]
 
 
-def _certificate(folder: Path) -> tuple[Path, Path]:
+def certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 that nginx serves and the clients trust."""
     openssl = shutil.which("openssl")
     if openssl is None:
         raise SystemExit("openssl is missing: apt-get install -y openssl")
@@ -92,34 +93,50 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def _app_environment(stack: Stack, backup_bucket: str, secret_key: str) -> dict[str, str]:
+def app_environment(
+    s3: LocalS3,
+    *,
+    home: Path,
+    database_url: str,
+    secret_key: str,
+    primary: str = PRIMARY,
+    backup_bucket: str = BACKUP,
+) -> dict[str, str]:
+    """What the service's EnvironmentFile would hold for this stack, plus the local S3's key.
+
+    `S3_*` tuning variables of the caller's environment pass through, so a run can try them.
+    """
     return {
         "PATH": os.environ["PATH"],
-        "HOME": str(stack.root),
+        "HOME": str(home),
         "SECURESTORE_ENV": "production",
-        "SECURESTORE_INSTANCE_PATH": str(stack.root / "instance"),
+        "SECURESTORE_INSTANCE_PATH": str(home / "instance"),
         "SECRET_KEY": secret_key,
-        "DATABASE_URL": f"sqlite:///{stack.database}",
-        "S3_PRIMARY_BUCKET": PRIMARY,
+        "DATABASE_URL": database_url,
+        "S3_PRIMARY_BUCKET": primary,
         "S3_BACKUP_BUCKET": backup_bucket,
-        "S3_ENDPOINT_URL": stack.s3.endpoint_url,
+        "S3_ENDPOINT_URL": s3.endpoint_url,
         "S3_REGION": "us-east-1",
         "TRUSTED_PROXY_COUNT": "1",
         # Two workers of four threads: eight uploads at once, as the concurrency test sends.
         "GUNICORN_WORKERS": "2",
         "GUNICORN_THREADS": "4",
-        "AWS_ACCESS_KEY_ID": stack.s3.access_key,
-        "AWS_SECRET_ACCESS_KEY": stack.s3.secret_key,
+        "AWS_ACCESS_KEY_ID": s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
         "LOG_LEVEL": "WARNING",
         **{k: v for k, v in os.environ.items() if k.startswith("S3_") and k != "S3_ENDPOINT_URL"},
     }
 
 
-def _migrate(stack: Stack, secret_key: str) -> None:
+def migrate(database_url: str) -> None:
+    """Build the schema with the migrations, as `flask db upgrade` does at deploy time."""
     app = create_app(
         {
-            "SECRET_KEY": secret_key,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{stack.database}",
+            "SECRET_KEY": secrets.token_hex(32),
+            "SQLALCHEMY_DATABASE_URI": database_url,
             "S3_PRIMARY_BUCKET": PRIMARY,
             "S3_BACKUP_BUCKET": BACKUP,
         }
@@ -137,7 +154,7 @@ def running_stack(root: Path) -> Iterator[Stack]:
     s3 = LocalS3.throwaway(root, (PRIMARY, BACKUP), "bench")
     s3.start()
     try:
-        cert, key = _certificate(root)
+        cert, key = certificate(root)
         https_port = free_port()
         socket_path = root / "gunicorn.sock"
         site = NginxSite(
@@ -165,9 +182,16 @@ def running_stack(root: Path) -> Iterator[Stack]:
 def running_app(stack: Stack, backup_bucket: str) -> Iterator[Gunicorn]:
     """Run the app under gunicorn (shipped config) on the socket nginx forwards to."""
     secret_key = secrets.token_hex(32)
+    database_url = f"sqlite:///{stack.database}"
     if not stack.database.exists():
-        _migrate(stack, secret_key)
-    env = _app_environment(stack, backup_bucket, secret_key)
+        migrate(database_url)
+    env = app_environment(
+        stack.s3,
+        home=stack.root,
+        database_url=database_url,
+        secret_key=secret_key,
+        backup_bucket=backup_bucket,
+    )
     with running_gunicorn(
         stack.root / "gunicorn.sock", env, stack.root / f"gunicorn-{backup_bucket}.log"
     ) as gunicorn:
