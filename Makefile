@@ -21,10 +21,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/python -m securestore.devserver
 
-## deploy-tools: nginx, openssl and systemd-analyze for tests/deploy, curl for the API round trip
-## (apt-get, as root, if missing)
+## deploy-tools: nginx, openssl, systemd-analyze and shellcheck for tests/deploy, curl for the API
+## round trip (apt-get, as root, if missing)
 # RUNLEVEL=1 keeps Debian's maintainer scripts from starting the nginx service on port 80.
-DEPLOY_TOOLS := nginx:nginx openssl:openssl systemd-analyze:systemd curl:curl
+DEPLOY_TOOLS := nginx:nginx openssl:openssl systemd-analyze:systemd curl:curl shellcheck:shellcheck
 deploy-tools:
 	@missing=""; \
 	for pair in $(DEPLOY_TOOLS); do \
