@@ -22,11 +22,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/python -m securestore.devserver
 
-## deploy-tools: nginx, openssl and systemd-analyze for tests/deploy, curl for the API round trip,
-## redis-server for the load test's private Redis (apt-get, as root, if missing)
+## deploy-tools: nginx, openssl, systemd-analyze and shellcheck for tests/deploy, curl for the API
+## round trip, redis-server for the load test's private Redis (apt-get, as root, if missing)
 # RUNLEVEL=1 keeps Debian's maintainer scripts from starting the nginx (and redis) service.
 DEPLOY_TOOLS := nginx:nginx openssl:openssl systemd-analyze:systemd curl:curl \
-	redis-server:redis-server
+	shellcheck:shellcheck redis-server:redis-server
 deploy-tools:
 	@missing=""; \
 	for pair in $(DEPLOY_TOOLS); do \

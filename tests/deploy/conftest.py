@@ -1,4 +1,4 @@
-"""Fixtures for the deployment tests: the nginx binary and a throwaway TLS certificate."""
+"""Fixtures for the deployment tests: nginx, shellcheck and a throwaway TLS certificate."""
 
 from __future__ import annotations
 
@@ -24,6 +24,15 @@ def nginx() -> str:
     path = nginx_binary()
     if path is None:
         pytest.skip("nginx is not installed (make test installs it with apt-get)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shellcheck() -> str:
+    """Path of shellcheck; `make test` installs Debian's package, elsewhere those tests skip."""
+    path = shutil.which("shellcheck")
+    if path is None:
+        pytest.skip("shellcheck is not installed (make test installs it with apt-get)")
     return path
 
 

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
 from tests.deploy.harness import REPO_ROOT
 
+VERSION = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+DEPLOYMENT_FILES = [
+    "deploy/user-data.sh",
+    "deploy/securestore.env.example",
+    "nginx/securestore.conf",
+    *(f"systemd/{path.name}" for path in sorted((REPO_ROOT / "systemd").iterdir())),
+]
 
-def test_wheel_holds_the_entry_point_gunicorn_config_migrations_and_assets(
+
+def test_wheel_holds_the_entry_point_config_migrations_assets_and_deployment_files(
     tmp_path: Path,
 ) -> None:
     subprocess.run(
@@ -32,3 +41,8 @@ def test_wheel_holds_the_entry_point_gunicorn_config_migrations_and_assets(
         assert required in names, required
     assert any(n.startswith("securestore/migrations/versions/") and n.endswith(".py")
                and not n.endswith("__init__.py") for n in names)
+    # deploy/user-data.sh of a wheel installs the files next to it: the shipped ones, unchanged.
+    with zipfile.ZipFile(wheel) as archive:
+        for shipped in DEPLOYMENT_FILES:
+            carried = f"securestore-{VERSION}.data/data/share/securestore/{shipped}"
+            assert archive.read(carried) == (REPO_ROOT / shipped).read_bytes(), shipped
