@@ -34,6 +34,7 @@ from securestore.errors import (
 )
 from securestore.extensions import db, storage
 from securestore.files import lifecycle
+from securestore.files.copies import backup_copy
 from securestore.files.models import BackupState, StoredFile
 from securestore.files.naming import clean_filename, numbered_name, object_key
 from securestore.formatting import content_disposition
@@ -249,7 +250,11 @@ def _open_from_backup(
     )
     db.session.commit()
     try:
-        return storage.open(record.key, bucket=storage.backup_bucket, span=span)
+        # The newest backup version holding the bytes, past any delete marker.
+        version_id = backup_copy(record).version_id
+        return storage.open(
+            record.key, bucket=storage.backup_bucket, span=span, version_id=version_id
+        )
     except SecureStoreError as error:
         log.error(
             "no readable copy of %s (owner %s) in either bucket: %s",
