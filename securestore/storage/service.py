@@ -242,6 +242,8 @@ class S3Storage:
     ) -> dict[str, Any]:
         return {
             "MetadataDirective": "REPLACE",
+            # No tags travel (a purged copy's tag must not follow a restore), so no tag rights.
+            "TaggingDirective": "REPLACE",
             "ContentType": content_type,
             "Metadata": dict(metadata),
             **self.encryption(bucket),
