@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from securestore.devserver import ensure_local_settings
+from securestore.devserver import ensure_local_settings, read_env
 from securestore.locals3 import LocalS3, free_ports, port_is_free
 
 
@@ -26,10 +26,16 @@ def test_local_settings_are_generated_once_with_mode_0600(tmp_path: Path) -> Non
     assert keys == [
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
+        "S3_ADMIN_ACCESS_KEY_ID",
+        "S3_ADMIN_SECRET_ACCESS_KEY",
         "S3_ENDPOINT_URL",
         "S3_PRIMARY_BUCKET",
         "S3_BACKUP_BUCKET",
+        "BACKUP_LOCK_MODE",
     ]
+    settings = read_env(tmp_path / "local-s3.env")
+    assert settings["AWS_ACCESS_KEY_ID"] != settings["S3_ADMIN_ACCESS_KEY_ID"]
+    assert settings["BACKUP_LOCK_MODE"] == "governance"
     assert "S3_ENDPOINT_URL=http://127.0.0.1:8333" in s3_env
     for name in ("local-s3.env", "secret.env"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
