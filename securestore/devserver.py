@@ -2,10 +2,15 @@
 
 The app runs under gunicorn with the shipped `securestore.gunicorn_conf` (threads, timeouts),
 as in production, with `backup sync` every minute beside it as the systemd timer does there.
-Everything lives under `instance/`: the S3 data (`s3/`), the generated S3 key and bucket
+Everything lives under `instance/`: the S3 data (`s3/`), the generated S3 keys and bucket
 names (`local-s3.env`) and the session secret (`secret.env`), both mode 0600, so accounts and
 files survive restarts. Settings in the environment reach the app (`REGISTRATION=invite make
 run`). Ctrl-C stops the app and SeaweedFS.
+
+The backup bucket is created with Object Lock and the app runs with `BACKUP_LOCK_MODE=
+governance` under an S3 identity of its own, without admin rights; the admin identity that
+creates the buckets (`S3_ADMIN_ACCESS_KEY_ID`) is used by nothing else. An `instance/` made
+before that keeps its single key and unlocked bucket; `--lock-backups` moves it over.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ from securestore.locals3 import HOST, LocalS3, LocalS3Error, free_ports, port_is
 
 PRIMARY_BUCKET = "securestore-primary"
 BACKUP_BUCKET = "securestore-backup"
+# Where --lock-backups moves the backups of an instance/ made before Object Lock.
+LOCKED_BACKUP_BUCKET = "securestore-backup-locked"
+LOCK_MODE = "governance"  # a developer can still clear it with the admin key
 CHECKOUT_INSTANCE = Path(__file__).resolve().parent.parent / "instance"
 # Two workers are plenty on a laptop; production's default is 2 x CPUs + 1.
 DEFAULT_WORKERS = "2"
@@ -56,22 +64,113 @@ def write_private_env(path: Path, values: dict[str, str]) -> None:
 
 
 def ensure_local_settings(instance: Path, s3_port: int) -> None:
-    """Generate the local S3 key and the session secret once; later runs reuse them."""
+    """Generate the local S3 keys and the session secret once; later runs reuse them."""
     s3_env = instance / "local-s3.env"
     if not s3_env.exists():
         write_private_env(
             s3_env,
             {
-                "AWS_ACCESS_KEY_ID": "local" + secrets.token_hex(8),
-                "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(32),
+                **_new_key("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "local"),
+                **_new_key("S3_ADMIN_ACCESS_KEY_ID", "S3_ADMIN_SECRET_ACCESS_KEY", "admin"),
                 "S3_ENDPOINT_URL": f"http://{HOST}:{s3_port}",
                 "S3_PRIMARY_BUCKET": PRIMARY_BUCKET,
                 "S3_BACKUP_BUCKET": BACKUP_BUCKET,
+                "BACKUP_LOCK_MODE": LOCK_MODE,
             },
         )
     secret_env = instance / "secret.env"
     if not secret_env.exists():
         write_private_env(secret_env, {"SECRET_KEY": secrets.token_hex(32)})
+
+
+def _new_key(id_name: str, secret_name: str, prefix: str) -> dict[str, str]:
+    return {id_name: prefix + secrets.token_hex(8), secret_name: secrets.token_urlsafe(32)}
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """The `KEY=value` lines of a file `write_private_env` wrote."""
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def seaweedfs_for(
+    instance: Path, settings: dict[str, str], ports: dict[str, int] | None = None
+) -> LocalS3:
+    """The SeaweedFS that `settings` (instance/local-s3.env) describes.
+
+    With an admin key: the admin and app identities and a locked backup bucket. Without (an
+    instance/ from before Object Lock): one key, both buckets plain, as that version ran.
+    """
+    primary, backup = settings["S3_PRIMARY_BUCKET"], settings["S3_BACKUP_BUCKET"]
+    app_key = (settings["AWS_ACCESS_KEY_ID"], settings["AWS_SECRET_ACCESS_KEY"])
+    server = LocalS3(instance / "s3", (primary, backup), *app_key)
+    if "S3_ADMIN_ACCESS_KEY_ID" in settings:
+        admin_key = (settings["S3_ADMIN_ACCESS_KEY_ID"], settings["S3_ADMIN_SECRET_ACCESS_KEY"])
+        server = LocalS3(
+            instance / "s3",
+            (primary,),
+            *admin_key,
+            locked_buckets=(backup,),
+            app_key=app_key,
+            lock_days=int(os.environ.get("BACKUP_LOCK_DAYS") or 30),
+        )
+    if ports is not None:
+        server.ports = ports
+    return server
+
+
+def lock_backups(instance: Path, ports: dict[str, int] | None) -> int:
+    """Move an old instance/'s backups to a new bucket under Object Lock, then switch to it.
+
+    The old key was SeaweedFS's admin: it stays the admin, and the app gets a new key of its
+    own. The admin copies every backup object over (server-side, with its metadata); then
+    instance/local-s3.env names the new bucket, the lock mode and both keys, and one
+    `backup sync` locks the copy of every file. The old bucket is left as it was.
+    """
+    s3_env = instance / "local-s3.env"
+    settings = read_env(s3_env)
+    if "S3_ADMIN_ACCESS_KEY_ID" in settings:
+        print(f"{s3_env} already has locked backups in {settings['S3_BACKUP_BUCKET']}")
+        return 0
+    moved = {
+        **settings,
+        "S3_ADMIN_ACCESS_KEY_ID": settings["AWS_ACCESS_KEY_ID"],
+        "S3_ADMIN_SECRET_ACCESS_KEY": settings["AWS_SECRET_ACCESS_KEY"],
+        **_new_key("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "local"),
+        "S3_BACKUP_BUCKET": LOCKED_BACKUP_BUCKET,
+        "BACKUP_LOCK_MODE": LOCK_MODE,
+    }
+    target = seaweedfs_for(instance, moved, ports)
+    # The old bucket stays served (and readable by the admin) while it is copied from.
+    target.buckets += (settings["S3_BACKUP_BUCKET"],)
+    target.start()
+    try:
+        admin = target.client()
+        pages = admin.get_paginator("list_objects_v2").paginate(Bucket=settings["S3_BACKUP_BUCKET"])
+        count = 0
+        for item in (item for page in pages for item in page.get("Contents", [])):
+            admin.copy_object(
+                Bucket=LOCKED_BACKUP_BUCKET,
+                Key=item["Key"],
+                CopySource={"Bucket": settings["S3_BACKUP_BUCKET"], "Key": item["Key"]},
+                ServerSideEncryption="AES256",
+            )
+            count += 1
+        write_private_env(s3_env, moved)
+        os.environ.update(moved)
+        app = create_app()
+        with app.app_context():
+            upgrade()
+            report = backups.sync(ignore_backoff=True)
+    finally:
+        target.stop()
+    print(
+        f"Copied {count} backup objects to {LOCKED_BACKUP_BUCKET} (Object Lock, {LOCK_MODE});"
+        f" locked {report.renewed} files' copies ({report.renew_errors} errors). {s3_env} now"
+        f" uses that bucket and a new app key. The old bucket {settings['S3_BACKUP_BUCKET']}"
+        " is left as it was."
+    )
+    return 1 if report.renew_errors or report.failed else 0
 
 
 def gunicorn_command(port: int) -> list[str]:
@@ -117,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instance", type=Path, default=CHECKOUT_INSTANCE, help=argparse.SUPPRESS)
     # For tests: SeaweedFS on free ports instead of its defaults.
     parser.add_argument("--free-ports", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--lock-backups",
+        action="store_true",
+        help="move an old instance/'s backups to a bucket under Object Lock, then exit",
+    )
     options = parser.parse_args(argv)
     # The checkout's instance/ folder is the one Flask picks for a package not installed in
     # site-packages, so `flask --app securestore ...` in the checkout shares its data.
@@ -126,13 +230,19 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["SECURESTORE_ENV"] = "development"
     os.environ["SECURESTORE_INSTANCE_PATH"] = str(instance)
     os.environ.setdefault("GUNICORN_WORKERS", DEFAULT_WORKERS)
-    local_s3 = LocalS3(instance / "s3", (PRIMARY_BUCKET, BACKUP_BUCKET), "", "")
-    if options.free_ports:
-        local_s3.ports = free_ports()
-    ensure_local_settings(instance, local_s3.ports["s3.port"])
+    ports = free_ports() if options.free_ports else None
+    ensure_local_settings(instance, ports["s3.port"] if ports else 8333)
     load_development_env(str(instance))
-    local_s3.access_key = os.environ["AWS_ACCESS_KEY_ID"]
-    local_s3.secret_key = os.environ["AWS_SECRET_ACCESS_KEY"]
+    if options.lock_backups:
+        return lock_backups(instance, ports)
+    local_s3 = seaweedfs_for(instance, read_env(instance / "local-s3.env"), ports)
+    if local_s3.app_key is None:
+        print(
+            "This instance/ was made before backups were locked: its backup bucket has no"
+            " Object Lock and the app holds the admin key. To move it (with make run"
+            f" stopped): {sys.executable} -m securestore.devserver --lock-backups",
+            flush=True,
+        )
 
     taken = local_s3.taken_ports() + ([] if port_is_free(port) else [f"{port} (app, PORT)"])
     if taken:

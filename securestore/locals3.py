@@ -2,11 +2,20 @@
 
 Used by `make run` (fixed ports, data kept under `instance/s3/`) and by the test session (free
 ports, a temporary folder). SeaweedFS answers on its S3 port before its volumes can take
-writes, so `start` waits until a real write and read succeed in every bucket.
+writes, so `start` waits until a real write and read succeed in every plain bucket.
+
+With an app identity, SeaweedFS serves two: the admin one (`access_key`), which creates the
+buckets, and the app's, with read, write, list, tagging and retention rights on the app's
+buckets only: no admin rights, so it can neither bypass governance retention nor change a
+bucket's lock. SeaweedFS's `Write` still lets it write delete markers and lifecycle rules
+(AWS's IAM policy takes those away too); a locked version stays undeletable either way.
+`locked_buckets` are created by the admin with Object Lock (hence versioning), default AES256
+encryption and the lifecycle rules of `deploy/lifecycle-backup.json`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -37,6 +46,14 @@ DEFAULT_PORTS = {
     "s3.port.lance": 9101,
 }
 _PROBE_KEY = ".securestore-readiness-probe"
+LIFECYCLE_RULES = Path(__file__).resolve().parent.parent / "deploy" / "lifecycle-backup.json"
+# The app identity's rights on each of its buckets (SeaweedFS action names).
+APP_ACTIONS = ("Read", "Write", "List", "Tagging")
+LOCKED_BUCKET_ACTIONS = (
+    "GetObjectRetention",
+    "PutObjectRetention",
+    "GetBucketObjectLockConfiguration",
+)
 
 
 class LocalS3Error(RuntimeError):
@@ -53,12 +70,26 @@ class LocalS3:
     secret_key: str
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     log_path: Path | None = None
+    locked_buckets: tuple[str, ...] = ()
+    # The app's (access key, secret key); None: the app uses the admin key.
+    app_key: tuple[str, str] | None = None
+    lock_days: int = 30
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def throwaway(cls, root: Path, buckets: tuple[str, ...], key_prefix: str) -> LocalS3:
-        """A server for tests and benchmarks: data under `root`, free ports, a random key."""
+    def throwaway(
+        cls,
+        root: Path,
+        buckets: tuple[str, ...],
+        key_prefix: str,
+        *,
+        locked_buckets: tuple[str, ...] = (),
+    ) -> LocalS3:
+        """A server for tests and benchmarks: data under `root`, free ports, random keys.
+
+        With `locked_buckets`, an app identity (`app_key`) is made beside the admin one.
+        """
         return cls(
             data_dir=root / "data",
             buckets=buckets,
@@ -66,6 +97,10 @@ class LocalS3:
             secret_key=secrets.token_urlsafe(24),
             ports=free_ports(),
             log_path=root / "seaweedfs.log",
+            locked_buckets=locked_buckets,
+            app_key=(key_prefix + "app" + secrets.token_hex(6), secrets.token_urlsafe(24))
+            if locked_buckets
+            else None,
         )
 
     @property
@@ -87,7 +122,7 @@ class LocalS3:
         return taken
 
     def start(self, timeout: float = 90.0) -> None:
-        """Start SeaweedFS and return once every bucket takes a write and a read."""
+        """Start SeaweedFS; return once every bucket exists and the plain ones take writes."""
         taken = self.taken_ports()
         if taken:
             raise LocalS3Error("ports already in use: " + ", ".join(taken))
@@ -101,6 +136,8 @@ class LocalS3:
             f"-bucket={','.join(self.buckets)}",
             *(f"-{name}={port}" for name, port in self.ports.items()),
         ]
+        if self.app_key is not None:
+            command.append(f"-s3.config={self._write_identities()}")
         env = dict(
             os.environ,
             AWS_ACCESS_KEY_ID=self.access_key,
@@ -118,9 +155,56 @@ class LocalS3:
         )
         try:
             self._wait_until_ready(timeout, log_path)
+            for bucket in self.locked_buckets:
+                self._create_locked(bucket)
         except BaseException:
             self.stop()
             raise
+
+    def _write_identities(self) -> Path:
+        assert self.app_key is not None  # noqa: S101 -- narrows the type; start() checked
+        app_actions = [f"{a}:{b}" for b in self.buckets + self.locked_buckets for a in APP_ACTIONS]
+        app_actions += [f"{a}:{b}" for b in self.locked_buckets for a in LOCKED_BUCKET_ACTIONS]
+        identities = {
+            "identities": [
+                {
+                    "name": "admin",
+                    "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                },
+                {
+                    "name": "app",
+                    "credentials": [{"accessKey": self.app_key[0], "secretKey": self.app_key[1]}],
+                    "actions": app_actions,
+                },
+            ]
+        }
+        path = self.data_dir / "identities.json"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(identities, handle)
+        return path
+
+    def _create_locked(self, bucket: str) -> None:
+        """Create `bucket` with Object Lock, AES256 by default and the lifecycle rules, once."""
+        client = self.client()
+        try:
+            client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in {
+                "BucketAlreadyOwnedByYou",
+                "BucketAlreadyExists",
+            }:
+                raise LocalS3Error(f"cannot create the locked bucket {bucket}: {error}") from error
+        client.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
+        client.put_bucket_lifecycle_configuration(
+            Bucket=bucket, LifecycleConfiguration=lifecycle_rules(self.lock_days)
+        )
 
     def _wait_until_ready(self, timeout: float, log_path: Path) -> None:
         client = self.client()
@@ -145,14 +229,15 @@ class LocalS3:
             f"SeaweedFS not ready after {timeout:.0f}s ({last_error}); see {log_path}"
         )
 
-    def client(self) -> Any:
-        """A boto3 client with this server's key (for tests and readiness checks)."""
+    def client(self, key: tuple[str, str] | None = None) -> Any:
+        """A boto3 client with the admin key, or `key` (for tests and readiness checks)."""
+        access_key, secret_key = key or (self.access_key, self.secret_key)
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
             region_name="us-east-1",
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
             config=BotoConfig(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
         )
 
@@ -169,6 +254,15 @@ class LocalS3:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def lifecycle_rules(lock_days: int) -> Any:
+    """`deploy/lifecycle-backup.json`, with old versions kept `lock_days` after they turn old."""
+    rules = json.loads(LIFECYCLE_RULES.read_text())
+    for rule in rules["Rules"]:
+        if "NoncurrentVersionExpiration" in rule:
+            rule["NoncurrentVersionExpiration"]["NoncurrentDays"] = lock_days
+    return rules
 
 
 def weed_binary() -> str:

@@ -162,3 +162,25 @@ def test_the_production_env_template_names_only_known_settings() -> None:
 def test_keys_made_as_the_docs_say_are_strong_enough(make: Any) -> None:
     for _ in range(20):
         assert weak_key_message("SECRET_KEY", make(32)) is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"S3_SSE": "none"}, "S3_SSE must be one of AES256, aws:kms"),
+        ({"S3_KMS_KEY_ID": "k"}, "S3_KMS_KEY_ID needs S3_SSE=aws:kms"),
+        (
+            {"S3_SSE": "aws:kms", "S3_KMS_KEY_ID": "k", "S3_BACKUP_KMS_KEY_ID": "k"},
+            "S3_BACKUP_KMS_KEY_ID must be a different key",
+        ),
+        ({"BACKUP_LOCK_MODE": "legal-hold"}, "BACKUP_LOCK_MODE must be one of off, governance"),
+        ({"BACKUP_LOCK_DAYS": "0"}, "BACKUP_LOCK_DAYS must be at least 1 day"),
+    ],
+)
+def test_encryption_and_lock_settings_that_cannot_work_stop_start_up(
+    production_env: pytest.MonkeyPatch, settings: dict[str, str], message: str
+) -> None:
+    for name, value in settings.items():
+        production_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        create_app()

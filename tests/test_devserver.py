@@ -10,13 +10,29 @@ import subprocess
 import sys
 import time
 import urllib.request
+from io import BytesIO
 from pathlib import Path
 
 import psutil
 import pytest
+from flask_migrate import upgrade
 
-from securestore.devserver import ensure_local_settings
+from securestore import create_app
+from securestore.devserver import (
+    BACKUP_BUCKET,
+    LOCKED_BACKUP_BUCKET,
+    PRIMARY_BUCKET,
+    ensure_local_settings,
+    lock_backups,
+    read_env,
+    seaweedfs_for,
+    write_private_env,
+)
+from securestore.extensions import db
+from securestore.files import service as files
 from securestore.locals3 import LocalS3, free_ports, port_is_free
+from tests.factories import add_user
+from tests.fixtures.apps import TEST_SECRET_KEY
 
 
 def test_local_settings_are_generated_once_with_mode_0600(tmp_path: Path) -> None:
@@ -26,10 +42,16 @@ def test_local_settings_are_generated_once_with_mode_0600(tmp_path: Path) -> Non
     assert keys == [
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
+        "S3_ADMIN_ACCESS_KEY_ID",
+        "S3_ADMIN_SECRET_ACCESS_KEY",
         "S3_ENDPOINT_URL",
         "S3_PRIMARY_BUCKET",
         "S3_BACKUP_BUCKET",
+        "BACKUP_LOCK_MODE",
     ]
+    settings = read_env(tmp_path / "local-s3.env")
+    assert settings["AWS_ACCESS_KEY_ID"] != settings["S3_ADMIN_ACCESS_KEY_ID"]
+    assert settings["BACKUP_LOCK_MODE"] == "governance"
     assert "S3_ENDPOINT_URL=http://127.0.0.1:8333" in s3_env
     for name in ("local-s3.env", "secret.env"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
@@ -103,3 +125,56 @@ def _read_until(server: subprocess.Popen[bytes], marker: bytes) -> bytes:
         assert line and time.monotonic() < deadline, seen.decode(errors="replace")
         seen += line
     return seen
+
+
+@pytest.mark.seaweedfs
+def test_lock_backups_moves_an_old_instance_to_a_locked_bucket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instance/ from before Object Lock: one key, an unlocked backup bucket."""
+    ports = free_ports()
+    endpoint = f"http://127.0.0.1:{ports['s3.port']}"
+    old = {
+        "AWS_ACCESS_KEY_ID": "localold",
+        "AWS_SECRET_ACCESS_KEY": "old-secret",
+        "S3_ENDPOINT_URL": endpoint,
+        "S3_PRIMARY_BUCKET": PRIMARY_BUCKET,
+        "S3_BACKUP_BUCKET": BACKUP_BUCKET,
+    }
+    write_private_env(tmp_path / "local-s3.env", old)
+    for name, value in {
+        **old,
+        "SECURESTORE_ENV": "development",
+        "SECRET_KEY": TEST_SECRET_KEY,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SECURESTORE_INSTANCE_PATH", str(tmp_path))
+    server = seaweedfs_for(tmp_path, old, ports)
+    assert server.app_key is None and server.buckets == (PRIMARY_BUCKET, BACKUP_BUCKET)
+    server.start()
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        files.store_upload(add_user("old"), "a.txt", BytesIO(b"kept"), None, address=None)
+        db.engine.dispose()
+    server.stop()
+
+    assert lock_backups(tmp_path, ports) == 0
+    moved = read_env(tmp_path / "local-s3.env")
+    assert moved["S3_ADMIN_ACCESS_KEY_ID"] == "localold"
+    assert moved["AWS_ACCESS_KEY_ID"] != "localold"
+    assert (moved["S3_BACKUP_BUCKET"], moved["BACKUP_LOCK_MODE"]) == (
+        LOCKED_BACKUP_BUCKET,
+        "governance",
+    )
+    server = seaweedfs_for(tmp_path, moved, ports)
+    server.start()
+    try:
+        head = server.client().head_object(Bucket=LOCKED_BACKUP_BUCKET, Key="old/a.txt")
+        assert head["ObjectLockMode"] == "GOVERNANCE"
+        assert (
+            server.client().get_object(Bucket=LOCKED_BACKUP_BUCKET, Key="old/a.txt")["Body"].read()
+            == b"kept"
+        )
+    finally:
+        server.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from securestore.auth.models import User
@@ -17,7 +18,7 @@ from securestore.backups import recovery, service
 from securestore.backups.verify import ORPHAN, verify
 from securestore.errors import SecureStoreError
 from securestore.extensions import storage
-from securestore.files.lifecycle import MISMATCHED, MISSING
+from securestore.files.copies import MISMATCHED, MISSING, UNENCRYPTED, UNLOCKED
 
 backup = AppGroup("backup", help="Backup copies: sync, verify and repair, restore.")
 
@@ -32,11 +33,16 @@ def sync_command(ignore_backoff: bool) -> None:
         report = service.sync(ignore_backoff=ignore_backoff)
     except SecureStoreError as error:
         raise _failure(error) from None
+    renewed = (
+        f", locks renewed {report.renewed} (errors {report.renew_errors})"
+        if storage.lock_mode
+        else ""
+    )
     click.echo(
         f"copied {report.copied}, failed {report.failed}, purged {report.purged}"
-        f" (purge errors {report.purge_errors}); {_state_counts()}"
+        f" (purge errors {report.purge_errors}){renewed}; {_state_counts()}"
     )
-    if report.failed or report.purge_errors:
+    if report.failed or report.purge_errors or report.renew_errors:
         raise SystemExit(1)
 
 
@@ -77,7 +83,8 @@ def verify_command(
     click.echo(
         f"checked {report.checked}, ok {report.ok}, missing {report.count(MISSING)},"
         f" mismatched {report.count(MISMATCHED)}, orphans {report.count(ORPHAN)},"
-        f" fixed {fixed}; {_state_counts()}"
+        f" fixed {fixed}, unencrypted {report.count(UNENCRYPTED)},"
+        f" unlocked {report.count(UNLOCKED)}; {_lock_description()}; {_state_counts()}"
     )
     if report.unresolved:
         raise SystemExit(1)
@@ -113,6 +120,13 @@ def _existing_user(username: str) -> User:
     if user is None:
         raise click.ClickException(f"No user named {username!r}.")
     return user
+
+
+def _lock_description() -> str:
+    if storage.lock_mode is None:
+        return "backup lock off"
+    days = current_app.config["BACKUP_LOCK_DAYS"]
+    return f"backup lock {storage.lock_mode.lower()}, at least {days} days"
 
 
 def _state_counts() -> str:

@@ -5,6 +5,10 @@ under the same `username/name` key as its primary. That is all it takes to recre
 a lost database, a lost primary bucket, or both, can be recovered. Keys that already have a
 row are left alone, which makes restore safe to run again and to run after restoring an older
 database dump (it adds only what the dump lacks).
+
+In a locked (versioned) backup bucket restore reads versions, not objects: a key whose newest
+entry is a delete marker (an attacker's, or a lifecycle rule's after a purge) still has its
+locked version underneath, and the newest version of each key is what comes back.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from securestore.auth.service import find_user, validate_username
 from securestore.extensions import db, storage
 from securestore.files import lifecycle
 from securestore.files.models import BackupState, StoredFile
-from securestore.storage.types import ListedObject
+from securestore.storage.types import ListedObject, ObjectVersion
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +61,33 @@ def restore_user(username: str) -> RestoreReport:
             select(StoredFile.key).where(StoredFile.key.startswith(f"{username}/", autoescape=True))
         )
     )
-    for item in storage.list_objects(storage.backup_bucket, prefix=f"{username}/"):
+    for item, version_id in _backup_copies(f"{username}/"):
         if item.key in known:
             report.present += 1
             continue
-        _restore_file(report.user, item)
+        _restore_file(report.user, item, version_id)
         report.restored += 1
     return report
 
 
-def _restore_file(user: User, item: ListedObject) -> None:
-    info = storage.head(item.key, bucket=storage.backup_bucket)
+def _backup_copies(prefix: str) -> list[tuple[ListedObject, str | None]]:
+    """Each key's copy to restore: the current object, or the newest version when locked."""
+    if storage.lock_mode is None:
+        return [(item, None) for item in storage.list_objects(storage.backup_bucket, prefix=prefix)]
+    newest: dict[str, ObjectVersion] = {}
+    for version in storage.list_versions(storage.backup_bucket, prefix=prefix):
+        if not version.delete_marker and version.key not in newest:
+            newest[version.key] = version
+    return [(ListedObject(v.key, v.size, v.last_modified), v.version_id) for v in newest.values()]
+
+
+def _restore_file(user: User, item: ListedObject, version_id: str | None) -> None:
+    bucket = storage.backup_bucket
+    info = storage.head(item.key, bucket=bucket, version_id=version_id)
     name = unquote(info.metadata.get("filename", "")) or item.key.split("/", 1)[1]
-    sha256 = info.metadata.get("sha256") or storage.sha256(item.key, bucket=storage.backup_bucket)
+    sha256 = info.metadata.get("sha256") or storage.sha256(
+        item.key, bucket=bucket, version_id=version_id
+    )
     lifecycle.recover(
         StoredFile(
             owner_id=user.id,
@@ -82,6 +100,8 @@ def _restore_file(user: User, item: ListedObject) -> None:
             backup_state=BackupState.DONE,
             backed_up_at=item.last_modified,
             backup_attempts=0,
-        )
+            backup_locked_until=info.locked_until,
+        ),
+        version_id=version_id,
     )
     log.info("restored %s (%d bytes) from the backup bucket", item.key, item.size)

@@ -8,12 +8,13 @@ machines copy each file exactly once, because each file is claimed before it is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import Select, func, or_, select
 
 from securestore.db_types import utcnow
-from securestore.extensions import db
+from securestore.extensions import db, storage
 from securestore.files import lifecycle
 from securestore.files.models import BackupState, StoredFile
 
@@ -26,6 +27,8 @@ class SyncReport:
     failed: int = 0
     purged: int = 0
     purge_errors: int = 0
+    renewed: int = 0
+    renew_errors: int = 0
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,11 @@ class BackupCounts:
 
 
 def sync(*, now: datetime | None = None, ignore_backoff: bool = False) -> SyncReport:
-    """Copy every live file whose backup is due, then purge deleted files past retention."""
+    """Copy every live file whose backup is due, renew locks running low, purge expired deletes.
+
+    Locks are renewed for every file that still has a row, deleted ones within retention too,
+    once less than `BACKUP_LOCK_DAYS` is left, so no copy is ever less protected than that.
+    """
     now = now or utcnow()
     report = SyncReport()
     for file_id in db.session.scalars(_due_query(now, ignore_backoff)).all():
@@ -54,8 +61,29 @@ def sync(*, now: datetime | None = None, ignore_backoff: bool = False) -> SyncRe
             report.copied += 1
         else:
             report.failed += 1
+    if storage.lock_mode is not None:
+        for file_id in db.session.scalars(_renewal_query(now)).all():
+            record = db.session.get(StoredFile, file_id)
+            if record is None:
+                continue
+            if lifecycle.renew_lock(record, now):
+                report.renewed += 1
+            else:
+                report.renew_errors += 1
     report.purged, report.purge_errors = lifecycle.purge_expired(now)
     return report
+
+
+def _renewal_query(now: datetime) -> Select[int]:
+    low = now + timedelta(days=current_app.config["BACKUP_LOCK_DAYS"])
+    return (
+        select(StoredFile.id)
+        .where(
+            StoredFile.backup_state == BackupState.DONE,
+            or_(StoredFile.backup_locked_until.is_(None), StoredFile.backup_locked_until < low),
+        )
+        .order_by(StoredFile.id)
+    )
 
 
 def _due_query(now: datetime, ignore_backoff: bool) -> Select[int]:

@@ -1,11 +1,13 @@
 """`backup verify`: check every file's copies against its record, find orphans, repair.
 
-Each copy is checked by the file lifecycle's `check_copy` (S3's `HEAD` by default, the bytes
-themselves with `deep`). Repair never deletes: it recopies a
-bad backup from a good primary or a bad primary from a good backup. Orphans (objects with no
-row) are deleted only with `delete_orphans`, and only when they are old enough not to be an
-upload in flight and belong to a user the database knows (after a database loss every object
-is an "orphan": those wait for `backup restore`).
+Each copy is looked up by `files.copies` (S3's `HEAD` by default, the bytes themselves with
+`deep`; in a locked backup bucket the newest version holding the bytes), then checked for the
+expected encryption and, on backups, for a lock of at least `BACKUP_LOCK_DAYS`. Repair never
+deletes: it recopies a bad backup from a good primary or a bad primary from a good backup,
+and renews a short lock. Orphans (objects with no row) are deleted only with
+`delete_orphans` (in a locked bucket: left to its lifecycle rules), and only when they are old
+enough not to be an upload in flight and belong to a user the database knows (after a
+database loss every object is an "orphan": those wait for `backup restore`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,8 @@ from securestore.auth.models import User
 from securestore.db_types import utcnow
 from securestore.errors import StorageError
 from securestore.extensions import db, storage
-from securestore.files.lifecycle import (
-    backup_metadata,
-    check_copy,
-    mark_backed_up,
-)
+from securestore.files import lifecycle
+from securestore.files.copies import UNLOCKED, Copy, find_copy, protection_problem
 from securestore.files.models import BackupState, StoredFile
 from securestore.storage.types import ListedObject
 
@@ -104,59 +103,56 @@ def _records(ids: Sequence[int]) -> Select[StoredFile]:
 
 def _verify_file(record: StoredFile, report: VerifyReport, *, deep: bool, repair: bool) -> None:
     report.checked += 1
-    owner = record.key.split("/", 1)[0]
+    now = utcnow()
     live = record.deleted_at is None
-    primary = check_copy(record, storage.primary_bucket, deep=deep) if live else None
-    backup = check_copy(record, storage.backup_bucket, deep=deep)
-    if primary is None and backup is None:
+    copies = {"backup": find_copy(record, storage.backup_bucket, deep=deep)}
+    if live:
+        copies["primary"] = find_copy(record, storage.primary_bucket, deep=deep)
+    problems = {}
+    for name, found in copies.items():
+        bucket = storage.backup_bucket if name == "backup" else storage.primary_bucket
+        outcome = found.damage or protection_problem(found, bucket, now=now)
+        if outcome is not None:
+            problems[name] = Problem(outcome[0], name, record.key.split("/", 1)[0], record.key,
+                                     outcome[1])  # fmt: skip
+    if not problems:
         report.ok += 1
         if record.backup_state is not BackupState.DONE:
             # The copy exists after all (e.g. the copy worked but recording it did not).
-            mark_backed_up(record, record.backed_up_at or utcnow())
-        record.backup_verified_at = utcnow()
+            lifecycle.mark_backed_up(record, record.backed_up_at or now)
+        record.backup_verified_at = now
         return
     record.backup_verified_at = None
-    problems = []
-    for copy, outcome in (("primary", primary), ("backup", backup)):
-        if outcome is not None:
-            problem = Problem(outcome[0], copy, owner, record.key, outcome[1])
-            problems.append(problem)
-            report.problems.append(problem)
-    if record.backup_state is not BackupState.DONE and backup is not None:
-        problems[-1].detail += f" (backup {record.backup_state.value}: {record.backup_error})"
+    if record.backup_state is not BackupState.DONE and "backup" in problems:
+        problems["backup"].detail += f" (backup {record.backup_state.value}: {record.backup_error})"
+    report.problems += [problems[name] for name in ("primary", "backup") if name in problems]
     if repair:
-        _repair(
-            record,
-            primary_good=live and primary is None,
-            backup_good=backup is None,
-            problems=problems,
-        )
+        _repair(record, copies, problems, now)
 
 
 def _repair(
-    record: StoredFile, *, primary_good: bool, backup_good: bool, problems: list[Problem]
+    record: StoredFile, copies: dict[str, Copy], problems: dict[str, Problem], now: datetime
 ) -> None:
-    """Recopy the bad copy from the good one; with no good copy there is nothing to copy."""
-    if not primary_good and not backup_good:
-        return
+    """Recopy a bad copy from the good one, or renew a short lock; never delete."""
+    backup, primary = problems.get("backup"), problems.get("primary")
+    bytes_good = {name: copies[name].damage is None for name in copies}
     try:
-        if primary_good:
-            storage.copy_to_backup(
+        if backup is not None and backup.kind == UNLOCKED:
+            if lifecycle.renew_lock(record, now):
+                backup.fixed = "lock renewed"
+        elif backup is not None and bytes_good.get("primary"):
+            if lifecycle.copy_to_backup(record):
+                backup.fixed = "recopied from the primary"
+        if primary is not None and bytes_good["backup"]:
+            storage.copy_from_backup(
                 record.key,
                 size=record.size,
                 content_type=record.content_type,
-                metadata=backup_metadata(record),
+                version_id=copies["backup"].version_id,
             )
-            mark_backed_up(record, utcnow())
-            action = "recopied from the primary"
-        else:
-            storage.copy_from_backup(record.key, size=record.size, content_type=record.content_type)
-            action = "restored from the backup"
+            primary.fixed = "restored from the backup"
     except StorageError as error:
         log.error("repair of %s failed: %s", record.key, error.detail)
-        return
-    for problem in problems:
-        problem.fixed = action
 
 
 def _known_keys(user: User | None) -> tuple[set[str], set[str]]:
@@ -185,6 +181,10 @@ def _report_orphans(
             problem.detail += "; owner unknown to the database: kept (see `backup restore`)"
         elif item.last_modified > written_before:
             problem.detail += "; written recently (maybe an upload in flight): kept"
+        elif bucket == storage.backup_bucket:
+            lifecycle.forget_backup_copy(item.key)
+            log.info("deleted orphan s3://%s/%s", bucket, item.key)
+            problem.fixed = "deleted" if storage.lock_mode is None else "left to expire"
         else:
             storage.delete(item.key, bucket=bucket)
             log.info("deleted orphan s3://%s/%s", bucket, item.key)

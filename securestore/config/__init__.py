@@ -25,8 +25,10 @@ from securestore.config.table import (
     ENVIRONMENTS,
     GIB,
     HASH_METHOD,
+    LOCK_MODES,
     MIB,
     SETTINGS,
+    SSE_MODES,
     ConfigError,
 )
 
@@ -185,7 +187,27 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("BACKUP_RETENTION_DAYS must be 0 or more days")
     if config["BACKUP_MAX_ATTEMPTS"] < 1:
         raise ConfigError("BACKUP_MAX_ATTEMPTS must be at least 1")
+    validate_protection(config)
     validate_security(config)
+
+
+def validate_protection(config: Mapping[str, Any]) -> None:
+    """Refuse encryption and Object Lock settings that S3 would reject or that protect nothing."""
+    if config["S3_SSE"] not in SSE_MODES:
+        raise ConfigError(f"S3_SSE must be one of {', '.join(SSE_MODES)}")
+    if config["S3_SSE"] != "aws:kms":
+        for name in ("S3_KMS_KEY_ID", "S3_BACKUP_KMS_KEY_ID"):
+            if config.get(name):
+                raise ConfigError(f"{name} needs S3_SSE=aws:kms")
+    elif config.get("S3_KMS_KEY_ID") and config.get("S3_KMS_KEY_ID") == config.get(
+        "S3_BACKUP_KMS_KEY_ID"
+    ):
+        # One key for both buckets would make one key's loss or misuse reach both copies.
+        raise ConfigError("S3_BACKUP_KMS_KEY_ID must be a different key from S3_KMS_KEY_ID")
+    if config["BACKUP_LOCK_MODE"] not in LOCK_MODES:
+        raise ConfigError(f"BACKUP_LOCK_MODE must be one of {', '.join(LOCK_MODES)}")
+    if config["BACKUP_LOCK_DAYS"] < 1:
+        raise ConfigError("BACKUP_LOCK_DAYS must be at least 1 day")
 
 
 def validate_security(config: Mapping[str, Any]) -> None:

@@ -107,6 +107,8 @@ class Setting:
 HASH_METHOD = re.compile(r"scrypt:\d+:\d+:\d+|pbkdf2:sha256:\d+")
 ENVIRONMENTS = ("production", "development")
 DOWNLOAD_MODES = ("stream", "redirect")
+LOCK_MODES = ("off", "governance", "compliance")
+SSE_MODES = ("AES256", "aws:kms")
 
 SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
     "Core": (
@@ -173,6 +175,21 @@ SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
         "boto3 connections per worker, so no thread's upload waits for one",
         whole_number,
         shown_default="`GUNICORN_THREADS` x `S3_UPLOAD_CONCURRENCY` (8)",
+    ),
+    Setting(
+        "S3_SSE", "AES256",
+        "encryption at rest asked for on every write and copy: `AES256` (S3-managed keys) or "
+        "`aws:kms`; `backup verify` reports objects stored otherwise",
+    ),
+    Setting(
+        "S3_KMS_KEY_ID", None,
+        "with `S3_SSE=aws:kms`: the KMS key (id or ARN) of the primary bucket's objects",
+        shown_default="unset (the account's `aws/s3` key)",
+    ),
+    Setting(
+        "S3_BACKUP_KMS_KEY_ID", None,
+        "with `S3_SSE=aws:kms`: a different KMS key for the backup bucket's objects",
+        shown_default="unset (the account's `aws/s3` key)",
     ),
     ),
     "Uploads and downloads": (
@@ -290,6 +307,19 @@ SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
     Setting(
         "BACKUP_MAX_ATTEMPTS", "10",
         "failed copies after which a backup is `failed` (then retried every 6 hours)",
+        whole_number,
+    ),
+    Setting(
+        "BACKUP_LOCK_MODE", "off",
+        "`governance` or `compliance`: every backup copy is written under S3 Object Lock in that "
+        "mode, and start-up refuses a backup bucket without versioning and Object Lock; `off` "
+        "(no lock, the app may delete backups)",
+        lower,
+    ),
+    Setting(
+        "BACKUP_LOCK_DAYS", "30",
+        "with a lock mode: the least time every backup copy stays locked from any moment on "
+        "(`backup sync` renews locks before they fall below it)",
         whole_number,
     ),
     ),

@@ -1,7 +1,7 @@
 """The life of a stored file once its bytes are in the primary bucket: one function per step.
 
     register ──> (backup copy: copy_to_backup, retried by `backup sync` under a claim)
-       │
+       │          (renew_lock: `backup sync` keeps a locked copy locked, see below)
        ├──> discard            an upload undone: both copies and the row, for real
        └──> soft_delete ──> restore | purge_expired
     recover                    a file known only from its backup copy (`backup restore`)
@@ -10,6 +10,13 @@ Each step is one transaction and commits it itself; callers call a step with not
 their own pending in the session. The order of writes inside a step is what keeps data safe:
 no row ever points to an object that was not written, and whatever cannot be undone is left
 as an orphan that `backup verify` reports, never silently.
+
+With `BACKUP_LOCK_MODE` on, the app never deletes in the backup bucket: every copy is a
+version locked for `BACKUP_LOCK_DAYS` plus `LOCK_RENEWAL`, renewed by `backup sync` once
+less than `BACKUP_LOCK_DAYS` is left (so from any moment on, a compromise included, each copy
+stays locked at least that long), and a purge only tags the copy for the bucket's lifecycle
+rules, which give it a delete marker and expire it once its lock has run out. Reads of a copy
+go to the newest version holding the file's bytes (`files.copies`).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from securestore.errors import (
     raises,
 )
 from securestore.extensions import db, storage
+from securestore.files.copies import backup_copy
 from securestore.files.models import BackupState, StoredFile
 
 log = logging.getLogger(__name__)
@@ -42,9 +50,9 @@ BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=1)
 # A `failed` file is still retried, just rarely: the cause is usually a lasting outage.
 FAILED_RETRY_INTERVAL = timedelta(hours=6)
-
-MISSING = "missing"
-MISMATCHED = "mismatched"
+# A copy is locked this much longer than BACKUP_LOCK_DAYS, and renewed once less than
+# BACKUP_LOCK_DAYS is left: about one PutObjectRetention per file and week.
+LOCK_RENEWAL = timedelta(days=7)
 
 
 @raises(DatabaseError)
@@ -118,17 +126,20 @@ def copy_to_backup(record: StoredFile) -> bool:
     """
     record.backup_attempts += 1
     now = utcnow()
+    until = lock_until(now)
     try:
         storage.copy_to_backup(
             record.key,
             size=record.size,
             content_type=record.content_type,
             metadata=backup_metadata(record),
+            locked_until=until,
         )
     except StorageError as error:
         _note_failure(record, error, now)
         return False
     mark_backed_up(record, now)
+    record.backup_locked_until = until
     return True
 
 
@@ -147,6 +158,42 @@ def mark_backed_up(record: StoredFile, now: datetime) -> None:
     record.backup_next_attempt_at = None
     record.backed_up_at = now
     record.backup_verified_at = None
+
+
+def lock_until(now: datetime) -> datetime | None:
+    """Until when a copy made or renewed at `now` is locked (None without a lock mode)."""
+    if storage.lock_mode is None:
+        return None
+    return now + timedelta(days=current_app.config["BACKUP_LOCK_DAYS"]) + LOCK_RENEWAL
+
+
+def renew_lock(record: StoredFile, now: datetime) -> bool:
+    """Lock the version holding the file's backup until `lock_until(now)`; commit the row.
+
+    Never raises for S3: a copy that cannot be found or locked is logged and False returned;
+    a live file whose copy is gone turns `pending`, so the next sync copies it again.
+    """
+    until = lock_until(now)
+    found = backup_copy(record)
+    if until is None or found.damage is not None or found.version_id is None:
+        why = found.damage[1] if found.damage else "no versioned copy"
+        log.warning(
+            "cannot renew the lock of s3://%s/%s: %s", storage.backup_bucket, record.key, why
+        )
+        if record.deleted_at is None:
+            # The primary is still there: the next sync makes (and locks) a new copy.
+            record.backup_state = BackupState.PENDING
+            record.backup_error = f"lock renewal: {why}"
+            record.backup_next_attempt_at = None
+            db.session.commit()
+        return False
+    try:
+        storage.extend_lock(record.key, found.version_id, until)
+    except StorageError:
+        return False
+    record.backup_locked_until = until
+    db.session.commit()
+    return True
 
 
 def retry_delay(attempts: int, *, failed: bool = False) -> timedelta:
@@ -196,10 +243,16 @@ def restore(record: StoredFile) -> StoredFile:
     cleanly: the copy just made is removed again and the caller gets `NotFoundError`. A
     second restore racing this one just finds it restored.
     """
-    damage = check_copy(record, storage.backup_bucket)
-    if damage is not None:
-        raise BackupDamagedError(detail=f"{record.key}: backup {damage[0]}, {damage[1]}")
-    storage.copy_from_backup(record.key, size=record.size, content_type=record.content_type)
+    found = backup_copy(record)
+    if found.damage is not None:
+        kind, why = found.damage
+        raise BackupDamagedError(detail=f"{record.key}: backup {kind}, {why}")
+    storage.copy_from_backup(
+        record.key,
+        size=record.size,
+        content_type=record.content_type,
+        version_id=found.version_id,
+    )
     revived = db.session.execute(
         update(StoredFile)
         .where(StoredFile.id == record.id, StoredFile.deleted_at.is_not(None))
@@ -216,12 +269,15 @@ def restore(record: StoredFile) -> StoredFile:
 
 
 @raises(StorageError)
-def recover(record: StoredFile) -> StoredFile:
+def recover(record: StoredFile, *, version_id: str | None = None) -> StoredFile:
     """Adopt a file known only from its backup copy (`backup restore`): primary, then row.
 
     The same order as an upload, so a crash in between leaves an orphan, not a bad row.
+    `version_id` names the backup version to copy back (None: the current object).
     """
-    storage.copy_from_backup(record.key, size=record.size, content_type=record.content_type)
+    storage.copy_from_backup(
+        record.key, size=record.size, content_type=record.content_type, version_id=version_id
+    )
     db.session.add(record)
     db.session.commit()
     return record
@@ -233,6 +289,8 @@ def purge_expired(now: datetime) -> tuple[int, int]:
     The row goes first, with a conditional DELETE, so of two concurrent runs only one purges
     a file and a user's restore that lands first wins. A backup copy that cannot be deleted
     afterwards is an orphan that `backup verify` reports, never a row without its object.
+    With a lock mode the copy is not deleted but tagged: the bucket's lifecycle rules give it
+    a delete marker and expire it once its lock runs out.
     """
     cutoff = now - timedelta(days=current_app.config["BACKUP_RETENTION_DAYS"])
     expired = db.session.execute(
@@ -247,7 +305,7 @@ def purge_expired(now: datetime) -> tuple[int, int]:
         if result.rowcount != 1:  # type: ignore[attr-defined]
             continue
         try:
-            storage.delete(key, bucket=storage.backup_bucket)
+            forget_backup_copy(key)
         except StorageError:
             log.error("purged %s but its backup copy stays as an orphan", key)
             kept += 1
@@ -257,31 +315,17 @@ def purge_expired(now: datetime) -> tuple[int, int]:
     return purged, kept
 
 
-def check_copy(record: StoredFile, bucket: str, *, deep: bool = False) -> tuple[str, str] | None:
-    """Return None when `bucket` holds a good copy of the file, else (kind, why).
+def forget_backup_copy(key: str) -> None:
+    """Delete the backup copy of `key`, or with a lock mode leave it to the lifecycle rules.
 
-    A copy is good when it exists with the recorded size and SHA-256: S3's `HEAD` tells the
-    size, the `sha256` metadata of backup copies and S3's own full-object checksum where it
-    has one; `deep` reads and hashes the bytes instead of trusting S3.
+    A locked copy cannot be deleted, and the app may not even try: it is tagged instead, and
+    the backup bucket's lifecycle rules give it a delete marker and expire it once its lock
+    has run out. Raises `StorageError`.
     """
-    try:
-        info = storage.head(record.key, bucket=bucket)
-    except NotFoundError:
-        return MISSING, "no object"
-    if info.size != record.size:
-        return MISMATCHED, f"size {info.size}, recorded {record.size}"
-    if bucket == storage.backup_bucket and info.metadata.get("sha256") != record.sha256:
-        return (
-            MISMATCHED,
-            f"sha256 metadata {info.metadata.get('sha256')!r} is not the recorded one",
-        )
-    if info.sha256 is not None and info.sha256 != record.sha256:
-        return MISMATCHED, f"S3 checksum sha256 {info.sha256}, recorded {record.sha256}"
-    if deep:
-        content = storage.sha256(record.key, bucket=bucket)
-        if content != record.sha256:
-            return MISMATCHED, f"content sha256 {content}, recorded {record.sha256}"
-    return None
+    if storage.lock_mode is None:
+        storage.delete(key, bucket=storage.backup_bucket)
+    else:
+        storage.mark_purged(key)
 
 
 def _note_failure(record: StoredFile, error: StorageError, now: datetime) -> None:
@@ -306,6 +350,9 @@ def _delete_copies(key: str, why: str) -> None:
     """Delete both copies of `key`; what cannot be deleted stays as a logged orphan."""
     for bucket in (storage.primary_bucket, storage.backup_bucket):
         try:
-            storage.delete(key, bucket=bucket)
+            if bucket == storage.backup_bucket:
+                forget_backup_copy(key)
+            else:
+                storage.delete(key, bucket=bucket)
         except StorageError:
             log.error("orphan left at s3://%s/%s (%s); backup verify reports it", bucket, key, why)

@@ -50,6 +50,7 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_stored_files_owner_size", "owner_id", "size", "id"),
         Index("ix_stored_files_backup_state", "backup_state"),
         Index("ix_stored_files_deleted_at", "deleted_at"),
+        Index("ix_stored_files_backup_locked_until", "backup_locked_until"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,6 +78,9 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
     # Until when a copier (a sync run, a delete) holds the file's backup copy; taken with a
     # conditional UPDATE so two copiers never copy the same file (`lifecycle.claim`).
     backup_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Until when the backup copy is under S3 Object Lock (BACKUP_LOCK_MODE); NULL: not locked.
+    # `backup sync` extends it before it falls below BACKUP_LOCK_DAYS from now.
+    backup_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set by `backup verify` when both copies checked out; cleared when a check fails.
     backup_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Downloads served from the backup because the primary object was missing or unreachable.

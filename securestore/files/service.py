@@ -33,6 +33,7 @@ from securestore.errors import (
 )
 from securestore.extensions import db, storage
 from securestore.files import lifecycle
+from securestore.files.copies import backup_copy
 from securestore.files.models import BackupState, StoredFile
 from securestore.files.naming import clean_filename, numbered_name, object_key, split_extension
 from securestore.files.search import like_escaped
@@ -264,7 +265,11 @@ def _open_from_backup(
     )
     db.session.commit()
     try:
-        return storage.open(record.key, bucket=storage.backup_bucket, span=span)
+        # The newest backup version holding the bytes, past any delete marker.
+        version_id = backup_copy(record).version_id
+        return storage.open(
+            record.key, bucket=storage.backup_bucket, span=span, version_id=version_id
+        )
     except SecureStoreError as error:
         log.error(
             "no readable copy of %s (owner %s) in either bucket: %s",

@@ -39,15 +39,21 @@ def put_multipart(
     content_type: str,
     max_bytes: int,
     concurrency: int,
+    encryption: dict[str, str],
 ) -> StoredObject:
     """Upload `first` (a full part already read) and the rest of `stream` as one object.
 
     Completes with `If-None-Match: *`, so an object that appeared at `key` meanwhile is never
     replaced (`ObjectExistsError`); more than `max_bytes` raises `TooLargeError` at once.
+    `encryption` holds the `ServerSideEncryption` arguments, given once for the whole object.
     """
     with translated("start upload", bucket, key):
         upload_id = client.create_multipart_upload(
-            Bucket=bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="CRC32"
+            Bucket=bucket,
+            Key=key,
+            ContentType=content_type,
+            ChecksumAlgorithm="CRC32",
+            **encryption,  # type: ignore[arg-type]
         )["UploadId"]
     sender = PartSender(client, bucket, key, upload_id, concurrency)
     digest = hashlib.sha256()

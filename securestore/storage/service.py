@@ -3,8 +3,9 @@
 `S3Storage` owns the app's single boto3 client, built in `init_app` from boto3's default
 credential chain (no keys are ever passed). Every botocore error is translated once, by
 `storage.translate`, into the domain exception tree; callers never see `ClientError`. Large
-uploads go through the multipart engine (`storage.multipart`); what comes back is a plain
-value (`storage.types`).
+uploads go through the multipart engine (`storage.multipart`), Object Lock and versions
+through `storage.locks`; what comes back is a plain value (`storage.types`). Every write and
+copy asks for `S3_SSE` encryption, with the bucket's own KMS key under `aws:kms`.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ import base64
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING
+from datetime import datetime
+from typing import IO, TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, current_app
 
-from securestore.errors import NotFoundError, TooLargeError
+from securestore.errors import NotFoundError, StorageError, TooLargeError
+from securestore.storage import locks
+from securestore.storage.copying import server_side_copy
 from securestore.storage.multipart import fill, put_multipart
 from securestore.storage.translate import error_code, translated
 from securestore.storage.types import (
@@ -28,6 +32,7 @@ from securestore.storage.types import (
     ListedObject,
     ObjectInfo,
     ObjectStream,
+    ObjectVersion,
     StoredObject,
 )
 
@@ -35,8 +40,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 EXTENSION_KEY = "securestore.storage"
-# CopyObject copies at most 5 GiB; larger objects need a multipart (UploadPartCopy) copy.
-COPY_OBJECT_LIMIT = 5 * 1024**3
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 
 
@@ -47,6 +50,10 @@ class _Settings:
     backup: str
     part_bytes: int
     concurrency: int
+    # The `ServerSideEncryption` arguments of writes to each bucket.
+    encryption: dict[str, dict[str, str]]
+    # S3's lock mode for backup copies (`GOVERNANCE`, `COMPLIANCE`), None when off.
+    lock_mode: str | None
 
 
 class S3Storage:
@@ -86,12 +93,23 @@ class S3Storage:
             region_name=settings["region"],
             config=client_config,
         )
+        mode = app.config["BACKUP_LOCK_MODE"]
+        lock_mode = None if mode == "off" else mode.upper()
+        if lock_mode is not None:
+            locks.refuse_an_unlocked_bucket(client, settings["backup_bucket"], mode)
         app.extensions[EXTENSION_KEY] = _Settings(
             client=client,
             primary=settings["primary_bucket"],
             backup=settings["backup_bucket"],
             part_bytes=settings["part_bytes"],
             concurrency=settings["upload_concurrency"],
+            encryption={
+                settings["primary_bucket"]: _encryption(settings["sse"], settings["kms_key_id"]),
+                settings["backup_bucket"]: _encryption(
+                    settings["sse"], settings["backup_kms_key_id"]
+                ),
+            },
+            lock_mode=lock_mode,
         )
 
     @property
@@ -111,6 +129,15 @@ class S3Storage:
     @property
     def backup_bucket(self) -> str:
         return self._settings.backup
+
+    @property
+    def lock_mode(self) -> str | None:
+        """S3's Object Lock mode of backup copies (`GOVERNANCE`, `COMPLIANCE`), None when off."""
+        return self._settings.lock_mode
+
+    def encryption(self, bucket: str) -> dict[str, str]:
+        """The encryption asked for on every write to `bucket` (what verify expects to find)."""
+        return self._settings.encryption[bucket]
 
     def upload(
         self, key: str, stream: IO[bytes], *, content_type: str, max_bytes: int
@@ -140,6 +167,7 @@ class S3Storage:
             content_type=content_type,
             max_bytes=max_bytes,
             concurrency=self._settings.concurrency,
+            encryption=self.encryption(self.primary_bucket),
         )
 
     def exists(self, key: str) -> bool:
@@ -161,64 +189,99 @@ class S3Storage:
                 ContentType=content_type,
                 ChecksumSHA256=base64.b64encode(digest.digest()).decode("ascii"),
                 IfNoneMatch="*",
+                **self.encryption(self.primary_bucket),  # type: ignore[arg-type]
             )
         return StoredObject(key=key, size=len(body), sha256=digest.hexdigest())
 
     def copy_to_backup(
-        self, key: str, *, size: int, content_type: str, metadata: Mapping[str, str]
-    ) -> None:
-        """Copy `key` from the primary to the backup bucket inside S3 (no bytes through the app).
-
-        `metadata` is stored on the backup copy so a file can be identified from the backup
-        bucket alone. Raises `StorageError` (already logged with bucket and key) on failure.
-        """
-        self._copy(
-            self.primary_bucket, self.backup_bucket, key, size, content_type, metadata, "back up"
-        )
-
-    def copy_from_backup(self, key: str, *, size: int, content_type: str) -> None:
-        """Put the backup copy of `key` back in the primary bucket, replacing what is there."""
-        self._copy(self.backup_bucket, self.primary_bucket, key, size, content_type, {}, "restore")
-
-    def _copy(
         self,
-        source_bucket: str,
-        bucket: str,
         key: str,
+        *,
         size: int,
         content_type: str,
         metadata: Mapping[str, str],
-        action: str,
+        locked_until: datetime | None = None,
+    ) -> str | None:
+        """Copy `key` from the primary to the backup bucket inside S3 (no bytes through the app).
+
+        `metadata` is stored on the backup copy so a file can be identified from the backup
+        bucket alone. With a lock mode the new version is locked until `locked_until`. Returns
+        the version written (None in an unversioned bucket). Raises `StorageError` (already
+        logged with bucket and key) on failure; a copy made but not locked counts as failed.
+        """
+        version_id = server_side_copy(
+            self.client,
+            {"Bucket": self.primary_bucket, "Key": key},
+            self.backup_bucket,
+            key,
+            size=size,
+            arguments=self._copy_arguments(self.backup_bucket, content_type, metadata),
+            action="back up",
+        )
+        if self.lock_mode is not None and locked_until is not None:
+            if version_id is None:
+                raise StorageError(detail=f"s3://{self.backup_bucket}/{key}: no version to lock")
+            self.extend_lock(key, version_id, locked_until)
+        return version_id
+
+    def copy_from_backup(
+        self, key: str, *, size: int, content_type: str, version_id: str | None = None
     ) -> None:
-        # S3 computes a SHA-256 of the copy it writes, which `head` lets verify compare to the
-        # recorded hash without reading the bytes.
-        source = {"Bucket": source_bucket, "Key": key}
-        arguments = {
+        """Put the backup copy of `key` (or one version of it) back in the primary bucket."""
+        source = {"Bucket": self.backup_bucket, "Key": key}
+        if version_id is not None:
+            source["VersionId"] = version_id
+        arguments = self._copy_arguments(self.primary_bucket, content_type, {})
+        server_side_copy(
+            self.client, source, self.primary_bucket, key, size=size, arguments=arguments,
+            action="restore",
+        )  # fmt: skip
+
+    def _copy_arguments(
+        self, bucket: str, content_type: str, metadata: Mapping[str, str]
+    ) -> dict[str, Any]:
+        return {
             "MetadataDirective": "REPLACE",
+            # No tags travel (a purged copy's tag must not follow a restore), so no tag rights.
+            "TaggingDirective": "REPLACE",
             "ContentType": content_type,
             "Metadata": dict(metadata),
-            "ChecksumAlgorithm": "SHA256",
+            **self.encryption(bucket),
         }
-        with translated(action, bucket, key):
-            if size <= COPY_OBJECT_LIMIT:
-                self.client.copy_object(
-                    Bucket=bucket,
-                    Key=key,
-                    CopySource=source,  # type: ignore[arg-type]
-                    **arguments,  # type: ignore[arg-type]
-                )
-            else:
-                self.client.copy(source, bucket, key, ExtraArgs=arguments)  # type: ignore[arg-type]
+
+    def extend_lock(self, key: str, version_id: str, until: datetime) -> None:
+        """Lock one version of a backup copy until `until` (S3 never lets a lock shorten)."""
+        assert self.lock_mode is not None  # noqa: S101 -- callers check the mode first
+        locks.lock(self.client, self.backup_bucket, key, version_id, self.lock_mode, until)
+
+    def mark_purged(self, key: str) -> None:
+        """Tag the current backup version of `key` for the lifecycle rule that expires it."""
+        locks.mark_purged(self.client, self.backup_bucket, key)
+
+    def backup_versions(self, key: str) -> list[ObjectVersion]:
+        """Every version and delete marker of `key` in the backup bucket, newest first."""
+        return [v for v in self.list_versions(self.backup_bucket, prefix=key) if v.key == key]
+
+    def list_versions(self, bucket: str, *, prefix: str = "") -> Iterator[ObjectVersion]:
+        """Yield every version and delete marker of `bucket` under `prefix`, by key."""
+        return locks.versions(self.client, bucket, prefix)
 
     def open(
-        self, key: str, *, bucket: str | None = None, span: tuple[int, int] | None = None
+        self,
+        key: str,
+        *,
+        bucket: str | None = None,
+        span: tuple[int, int] | None = None,
+        version_id: str | None = None,
     ) -> ObjectStream:
-        """Start reading an object, or the bytes `[start, stop)` of it with a ranged GET.
+        """Start reading an object (or one version), or the bytes `[start, stop)` of it.
 
         Raises `NotFoundError` when it does not exist.
         """
         bucket = bucket or self.primary_bucket
         extra = {"Range": f"bytes={span[0]}-{span[1] - 1}"} if span else {}
+        if version_id is not None:
+            extra["VersionId"] = version_id
         with translated("download", bucket, key):
             answer = self.client.get_object(Bucket=bucket, Key=key, **extra)  # type: ignore[arg-type]
         body = answer["Body"]
@@ -247,17 +310,20 @@ class S3Storage:
                 ExpiresIn=expires_in,
             )
 
-    def sha256(self, key: str, *, bucket: str) -> str:
-        """Read an object through and return the SHA-256 (hex) of its bytes."""
+    def sha256(self, key: str, *, bucket: str, version_id: str | None = None) -> str:
+        """Read an object (or one version) through and return the SHA-256 (hex) of its bytes."""
         digest = hashlib.sha256()
-        for chunk in self.open(key, bucket=bucket).chunks:
+        for chunk in self.open(key, bucket=bucket, version_id=version_id).chunks:
             digest.update(chunk)
         return digest.hexdigest()
 
-    def head(self, key: str, *, bucket: str) -> ObjectInfo:
-        """Describe an object; raises `NotFoundError` when it does not exist."""
+    def head(self, key: str, *, bucket: str, version_id: str | None = None) -> ObjectInfo:
+        """Describe an object (or one version); raises `NotFoundError` when it does not exist."""
+        extra: dict[str, Any] = {"VersionId": version_id} if version_id is not None else {}
         with translated("inspect", bucket, key):
-            answer = self.client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+            answer = self.client.head_object(
+                Bucket=bucket, Key=key, ChecksumMode="ENABLED", **extra
+            )
         checksum = answer.get("ChecksumSHA256")
         full_object = checksum is not None and "-" not in checksum
         return ObjectInfo(
@@ -265,6 +331,11 @@ class S3Storage:
             content_type=answer.get("ContentType") or "application/octet-stream",
             metadata=dict(answer.get("Metadata") or {}),
             sha256=base64.b64decode(checksum).hex() if full_object and checksum else None,
+            version_id=answer.get("VersionId"),
+            encryption=answer.get("ServerSideEncryption"),
+            kms_key_id=answer.get("SSEKMSKeyId"),
+            lock_mode=answer.get("ObjectLockMode"),
+            locked_until=answer.get("ObjectLockRetainUntilDate"),
         )
 
     def list_objects(self, bucket: str, *, prefix: str = "") -> Iterator[ListedObject]:
@@ -282,8 +353,16 @@ class S3Storage:
             self.client.delete_object(Bucket=bucket, Key=key)
 
     def health(self) -> list[BucketHealth]:
-        """Check that both buckets exist and answer with the app's credentials."""
-        return [self._bucket_health(self.primary_bucket), self._bucket_health(self.backup_bucket)]
+        """Check that both buckets exist and answer, and that the backup bucket can lock."""
+        backup = self._bucket_health(self.backup_bucket)
+        if backup.ok and self.lock_mode is not None:
+            try:
+                problem = locks.lock_problem(self.client, self.backup_bucket)
+            except locks.LockCheckUnanswered as error:
+                problem = str(error)
+            if problem is not None:
+                backup = BucketHealth(self.backup_bucket, False, problem)
+        return [self._bucket_health(self.primary_bucket), backup]
 
     def _bucket_health(self, bucket: str) -> BucketHealth:
         try:
@@ -293,3 +372,10 @@ class S3Storage:
         except BotoCoreError as error:
             return BucketHealth(bucket, False, type(error).__name__)
         return BucketHealth(bucket, True)
+
+
+def _encryption(sse: str, kms_key_id: str | None) -> dict[str, str]:
+    arguments = {"ServerSideEncryption": sse}
+    if sse == "aws:kms" and kms_key_id:
+        arguments["SSEKMSKeyId"] = kms_key_id
+    return arguments

@@ -16,20 +16,25 @@ from securestore.errors import NotFoundError, ObjectExistsError, StorageError
 
 log = logging.getLogger(__name__)
 
-_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+_MISSING_CODES = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
 _TAKEN_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
 
 
 @contextmanager
-def translated(action: str, bucket: str, key: str) -> Iterator[None]:
-    """Turn botocore errors raised inside the block into the domain exception tree."""
+def translated(
+    action: str, bucket: str, key: str, *, missing: frozenset[str] | set[str] = frozenset()
+) -> Iterator[None]:
+    """Turn botocore errors raised inside the block into the domain exception tree.
+
+    `missing` names more error codes that mean "no such object" for this one call.
+    """
     try:
         yield
     except ClientError as error:
         code = error_code(error)
         if code in _TAKEN_CODES:
             raise ObjectExistsError() from error
-        if code in _MISSING_CODES:
+        if code in _MISSING_CODES or code in missing:
             raise NotFoundError() from error
         log.error("S3 %s failed for s3://%s/%s: %s", action, bucket, key, code)
         raise StorageError(detail=f"{code} on s3://{bucket}/{key}") from error

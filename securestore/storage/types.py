@@ -37,6 +37,12 @@ class ObjectInfo:
     content_type: str
     metadata: dict[str, str]
     sha256: str | None
+    version_id: str | None = None
+    # How S3 says it stored the bytes: `AES256` or `aws:kms` (with the key's ARN), or None.
+    encryption: str | None = None
+    kms_key_id: str | None = None
+    lock_mode: str | None = None
+    locked_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,17 @@ class ListedObject:
     key: str
     size: int
     last_modified: datetime
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One version of a key in a versioned bucket, or a delete marker (which has no bytes)."""
+
+    key: str
+    version_id: str
+    size: int
+    last_modified: datetime
+    delete_marker: bool
 
 
 @dataclass(frozen=True)

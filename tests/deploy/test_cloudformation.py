@@ -4,6 +4,7 @@ app and the other issues require, its instance locked down, its first boot scrip
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -22,9 +23,9 @@ BACKUP_KEY = "arn:aws:kms:eu-west-1:111122223333:key/5678efab-12ab-34cd-56ef-123
 REQUIRED = {"PackageUrl": "https://releases.example/securestore-0.1.0-py3-none-any.whl",
             "SshCidr": "198.51.100.7/32"}
 
-# What the app checks on the buckets at start-up, by lock mode (issue 19, immutable backups:
-# with a lock mode it refuses to start unless the backup bucket has versioning and Object
-# Lock). The app does not expose this list yet; when it does, take it from there.
+# What the app checks on the buckets at start-up, by lock mode: with a lock mode it refuses to
+# start unless the backup bucket has versioning and Object Lock
+# (securestore.storage.locks.lock_problem), here as the template's properties.
 STARTUP_CHECKS: dict[str, list[tuple[str, str, Any]]] = {
     "off": [],
     "governance": [
@@ -121,10 +122,15 @@ def test_kms_actions_are_granted_only_on_the_keys_given(
     if resources is None:
         assert statements is None
     else:
-        assert statements == [{
-            "Sid": "EncryptAndDecryptWithTheBucketKeys", "Effect": "Allow",
-            "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": resources,
-        }]
+        # deploy/iam-policy-kms.json, with the stack's keys and region.
+        (tested,) = json.loads((REPO_ROOT / "deploy" / "iam-policy-kms.json").read_text())[
+            "Statement"
+        ]
+        (statement,) = statements
+        assert sorted(statement["Action"]) == sorted(tested["Action"])
+        assert statement["Resource"] == resources
+        via = statement["Condition"]["StringEquals"]["kms:ViaService"]
+        assert re.fullmatch(r"s3\.[a-z0-9-]+\.amazonaws\.com", via), via
 
 
 def test_only_ec2_may_assume_the_role() -> None:
