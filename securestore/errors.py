@@ -141,6 +141,14 @@ class TooManyFilesError(TooLargeError):
     message = "This upload holds too many files for one request."
 
 
+class QuotaExceededError(SecureStoreError):
+    """The account's quota has no room for this; nothing was stored."""
+
+    status = 507
+    code = "quota_exceeded"
+    message = "This upload does not fit in your storage quota."
+
+
 class ThrottledError(SecureStoreError):
     """Too many failures for an account or address: attempts pause for `retry_after` s."""
 

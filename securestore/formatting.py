@@ -8,6 +8,13 @@ from urllib.parse import quote
 
 _UNITS = ("KiB", "MiB", "GiB", "TiB")
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
+_SIZE = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMGTP]i?B|B)?", re.IGNORECASE)
+# Decimal units are powers of 1000 (500MB), binary ones of 1024 (10GiB), as on a disk's label.
+_SIZE_UNITS = {"": 1, "B": 1} | {
+    f"{letter}{suffix}": base**power
+    for power, letter in enumerate("KMGTP", start=1)
+    for suffix, base in (("B", 1000), ("IB", 1024))
+}
 # type/subtype in ASCII only: a header value outside Latin-1 breaks the response itself.
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+")
 
@@ -22,6 +29,14 @@ def human_size(size: int) -> str:
         if value < 1024 or unit == _UNITS[-1]:
             return f"{value:.1f} {unit}"
     raise AssertionError("unreachable")
+
+
+def parse_size(text: str) -> int:
+    """Bytes from `1234`, `500MB` (10^6) or `10GiB` (2^30); `ValueError` for anything else."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a size: bytes, or a number and a unit (500MB, 10GiB)")
+    return int(float(match["number"]) * _SIZE_UNITS[(match["unit"] or "").upper()])
 
 
 def media_type(raw: str | None) -> str:

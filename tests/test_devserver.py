@@ -155,7 +155,9 @@ def test_lock_backups_moves_an_old_instance_to_a_locked_bucket(
     app = create_app()
     with app.app_context():
         upgrade()
-        files.store_upload(add_user("old"), "a.txt", BytesIO(b"kept"), None, address=None)
+        files.store_upload(
+            add_user("old"), files.Incoming("a.txt", BytesIO(b"kept"), None, None), address=None
+        )
         db.engine.dispose()
     server.stop()
 

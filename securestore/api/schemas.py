@@ -69,6 +69,12 @@ class TokenInfoSchema(ma.Schema):
 class MeSchema(ma.Schema):
     username = ma.fields.String(required=True)
     token = ma.fields.Nested(TokenInfoSchema, required=True)
+    usage_bytes = ma.fields.Integer(
+        required=True, metadata={"description": "Bytes of live files the account is charged."}
+    )
+    quota_bytes = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "The quota; null: unlimited."}
+    )
 
 
 class CheckSchema(ma.Schema):

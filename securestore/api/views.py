@@ -28,6 +28,7 @@ from securestore.files import listing, service, streaming
 from securestore.files.models import StoredFile
 from securestore.files.responses import download_response
 from securestore.health.checks import detailed_caller, health_report
+from securestore.quotas import service as quotas
 from securestore.request_limits import accepts_uploads
 
 bp = Blueprint(
@@ -152,18 +153,22 @@ def upload(query: dict[str, Any]) -> tuple[StoredFile, dict[str, str]]:
         files = _file_parts(query.get("name"))
         record = service.store_single_upload(user, files, address=request.remote_addr)
     else:
-        name = _required_name(query.get("name"))
-        record = service.store_upload(
-            user, name, request.stream, request.mimetype, address=request.remote_addr
+        incoming = service.Incoming(
+            _required_name(query.get("name")),
+            request.stream,
+            request.mimetype,
+            request.content_length,
         )
+        record = service.store_upload(user, incoming, address=request.remote_addr)
     return record, {"Location": url_for("api.get_file", file_id=record.id)}
 
 
-def _file_parts(fallback_name: str | None) -> Iterator[service.UploadedFile]:
+def _file_parts(fallback_name: str | None) -> Iterator[service.Incoming]:
     """The `file` parts of a multipart body as they arrive (nothing spooled to disk)."""
     for part in streaming.request_parts(request):
         if isinstance(part, streaming.FilePart) and part.name == streaming.FILE_FIELD:
-            yield _required_name(part.filename or fallback_name), part.stream, part.content_type
+            name = _required_name(part.filename or fallback_name)
+            yield service.Incoming(name, part.stream, part.content_type, part.declared_size)
 
 
 def _required_name(name: str | None) -> str:
@@ -223,8 +228,14 @@ def delete_file(file_id: int) -> None:
 @bp.response(200, schemas.MeSchema)
 @errors(*AUTH_ERRORS)
 def me() -> dict[str, Any]:
-    """Say which user and token the request authenticated as."""
-    return {"username": current_api_user().username, "token": current_token()}
+    """Say which user and token the request authenticated as, and the account's usage."""
+    user = current_api_user()
+    return {
+        "username": user.username,
+        "token": current_token(),
+        "usage_bytes": quotas.usage_of(user),
+        "quota_bytes": quotas.quota_of(user),
+    }
 
 
 @bp.route("/health", methods=["GET"])

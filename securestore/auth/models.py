@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from securestore.db_types import UTCDateTime, utcnow
@@ -34,10 +35,27 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     # cookie) until a code proves the app has it or the setup expires.
     totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
     totp_pending_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A disabled account cannot log in and its sessions and tokens stop working.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A deleted account keeps this row, its name reserved, until `backup sync` has purged
+    # every backup copy under its prefix (`accounts.deletion`).
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Quota: None uses DEFAULT_QUOTA_BYTES, unless `quota_unlimited`; the largest single
+    # upload: None uses MAX_UPLOAD_BYTES (see `quotas.service`).
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    quota_unlimited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    max_upload_bytes: Mapped[int | None] = mapped_column(BigInteger)
 
     @property
     def two_factor_enabled(self) -> bool:
         return self.totp_secret is not None
+
+    @property
+    def is_active(self) -> bool:
+        """Neither disabled nor deleted: may log in and use its tokens (Flask-Login's name)."""
+        return self.disabled_at is None and self.deleted_at is None
 
     def get_id(self) -> str:
         """The session's user id: `<id>:<session_version>` (see the class docstring)."""
@@ -58,14 +76,31 @@ class RecoveryCode(db.Model):  # type: ignore[name-defined,misc]
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class Invitation(db.Model):  # type: ignore[name-defined,misc]
+    """A one-time registration link: only the SHA-256 of its random token is kept."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Who made it (NULL: the CLI); who used it, and when; revoked by an admin.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 def user_from_session_id(session_id: str) -> User | None:
     """Return the user a `<id>:<version>` id names, if that version is still current."""
     user_id, _, version = session_id.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
     user = db.session.get(User, int(user_id))
-    if user is None or user.session_version != int(version):
-        return None
+    if user is None or user.session_version != int(version) or not user.is_active:
+        return None  # a disabled or deleted account's sessions end at their next request
     return user
 
 

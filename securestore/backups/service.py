@@ -17,6 +17,7 @@ from securestore.db_types import utcnow
 from securestore.extensions import db, storage
 from securestore.files import lifecycle
 from securestore.files.models import BackupState, StoredFile
+from securestore.quotas import service as quotas
 
 
 @dataclass
@@ -71,6 +72,7 @@ def sync(*, now: datetime | None = None, ignore_backoff: bool = False) -> SyncRe
             else:
                 report.renew_errors += 1
     report.purged, report.purge_errors = lifecycle.purge_expired(now)
+    quotas.expire_reservations()  # room held by uploads that crashed
     return report
 
 

@@ -9,6 +9,7 @@ EC2 instance role in production, environment variables locally).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from securestore.config.table import (
     HASH_METHOD,
     LOCK_MODES,
     MIB,
+    REGISTRATION_MODES,
     SETTINGS,
     SSE_MODES,
     ConfigError,
@@ -188,7 +190,21 @@ def validate(config: Mapping[str, Any]) -> None:
     if config["BACKUP_MAX_ATTEMPTS"] < 1:
         raise ConfigError("BACKUP_MAX_ATTEMPTS must be at least 1")
     validate_protection(config)
+    validate_accounts(config)
     validate_security(config)
+
+
+def validate_accounts(config: Mapping[str, Any]) -> None:
+    """Refuse registration, quota and address settings that cannot work."""
+    if config["REGISTRATION"] not in REGISTRATION_MODES:
+        raise ConfigError(f"REGISTRATION must be one of {', '.join(REGISTRATION_MODES)}")
+    public_url = config.get("PUBLIC_URL")
+    if public_url and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", public_url):
+        raise ConfigError(
+            "PUBLIC_URL must be an absolute http(s) URL such as https://files.example.com"
+        )
+    if (config.get("DEFAULT_QUOTA_BYTES") or 0) < 0:
+        raise ConfigError("DEFAULT_QUOTA_BYTES must be a size of 0 or more bytes (or unset)")
 
 
 def validate_protection(config: Mapping[str, Any]) -> None:

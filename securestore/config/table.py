@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from securestore.formatting import parse_size
+
 GIB = 1024**3
 MIB = 1024**2
 
@@ -48,6 +50,14 @@ def flag(name: str, raw: str) -> bool:
     if value in _TRUE | _FALSE:
         return value in _TRUE
     raise ConfigError(f"{name} must be one of 1/0, true/false, yes/no, on/off, got {value!r}")
+
+
+def size(name: str, raw: str) -> int:
+    """A size in bytes, or with a unit: `500MB` (10^6), `10GiB` (2^30)."""
+    try:
+        return parse_size(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
 
 
 def words(name: str, raw: str) -> list[str]:
@@ -106,6 +116,7 @@ class Setting:
 # Werkzeug method strings with every parameter spelled out, so stored hashes can be compared.
 HASH_METHOD = re.compile(r"scrypt:\d+:\d+:\d+|pbkdf2:sha256:\d+")
 ENVIRONMENTS = ("production", "development")
+REGISTRATION_MODES = ("open", "invite", "closed")
 DOWNLOAD_MODES = ("stream", "redirect")
 LOCK_MODES = ("off", "governance", "compliance")
 SSE_MODES = ("AES256", "aws:kms")
@@ -234,6 +245,27 @@ SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
         "are always HttpOnly and SameSite=Lax)",
         flag, shown_default="on in production, off in development",
     ),
+    ),
+    "Accounts": (
+        Setting(
+            "REGISTRATION", "open",
+            "`open` (anyone may register), `invite` (only with an invitation link) or `closed` "
+            "(only the CLI and admins create accounts)",
+            lower,
+        ),
+        Setting(
+            "PUBLIC_URL", None,
+            "the site's address as users reach it (`https://files.example.com`), for the "
+            "absolute links the app hands out (invitations); `make run` sets "
+            "`http://127.0.0.1:5000`",
+            shown_default="unset (the request's host)",
+        ),
+        Setting(
+            "DEFAULT_QUOTA_BYTES", None,
+            "storage quota of every account without its own (`users set-quota`): bytes or a "
+            "size such as `500MB` or `10GiB`",
+            size, shown_default="unset (unlimited)",
+        ),
     ),
     "Security": (
     Setting(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO
 
@@ -25,6 +26,7 @@ from securestore.errors import (
     NamesExhaustedError,
     NotFoundError,
     ObjectExistsError,
+    QuotaExceededError,
     SecureStoreError,
     StorageError,
     TooLargeError,
@@ -37,7 +39,8 @@ from securestore.files.copies import backup_copy
 from securestore.files.models import BackupState, StoredFile
 from securestore.files.naming import clean_filename, numbered_name, object_key, split_extension
 from securestore.files.search import like_escaped
-from securestore.formatting import content_disposition, media_type
+from securestore.formatting import content_disposition, human_size, media_type
+from securestore.quotas import service as quotas
 from securestore.storage.types import ObjectStream, StoredObject
 
 log = logging.getLogger(__name__)
@@ -45,11 +48,24 @@ log = logging.getLogger(__name__)
 # How many "name (N)" alternatives are tried before giving up on a crowded name.
 MAX_NAME_ATTEMPTS = 1000
 
-# (file name, its bytes, its declared content type): one file of an upload request.
-UploadedFile = tuple[str, IO[bytes], str | None]
+
+@dataclass(frozen=True)
+class Incoming:
+    """One file of an upload request as it arrives: its bytes are read once, in order.
+
+    `declared_size` is what the request says the file holds at most (its Content-Length,
+    or what a multipart body leaves for it); None when the request says nothing.
+    """
+
+    filename: str
+    stream: IO[bytes]
+    content_type: str | None
+    declared_size: int | None
+
 
 UPLOAD_ERRORS = (
     ValidationError,
+    QuotaExceededError,
     NamesExhaustedError,
     ObjectExistsError,
     TooLargeError,
@@ -70,41 +86,51 @@ def get_file(user: User, file_id: int) -> StoredFile:
 
 
 @raises(*UPLOAD_ERRORS)
-def store_upload(
-    user: User,
-    filename: str,
-    stream: IO[bytes],
-    content_type: str | None,
-    *,
-    address: str | None,
-) -> StoredFile:
+def store_upload(user: User, incoming: Incoming, *, address: str | None) -> StoredFile:
     """Store one uploaded file under a name the user does not have yet, then back it up.
 
-    Clean the name, write the object, register it. A taken name gets the next free
-    `name (N)`; existing files are never overwritten. The upload succeeds even when the
-    backup copy fails: the file is then `pending` until `backup sync` copies it.
+    Clean the name, take the room it needs in the quota, write the object, register it. A
+    taken name gets the next free `name (N)`; existing files are never overwritten. A file
+    over the account's upload limit (413) or its quota (507) is refused before a byte is
+    stored when its size is declared, else as soon as it passes the limit. The upload
+    succeeds even when the backup copy fails: the file is then `pending` until `backup
+    sync` copies it.
     """
-    name = clean_filename(filename)
-    content_type = media_type(content_type)
-    name, stored = _write_object(user, name, stream, content_type)
-    record = lifecycle.register(
-        StoredFile(
-            owner_id=user.id,
-            name=name,
-            key=stored.key,
-            size=stored.size,
-            content_type=content_type,
-            sha256=stored.sha256,
-            backup_state=BackupState.PENDING,
+    name = clean_filename(incoming.filename)
+    content_type = media_type(incoming.content_type)
+    limit = quotas.upload_limit_of(user)
+    if incoming.declared_size is not None and incoming.declared_size > limit:
+        raise TooLargeError(f"This file is larger than the {human_size(limit)} you may upload.")
+    room = quotas.room_of(user)
+    size = incoming.declared_size if incoming.declared_size is not None else room
+    reservation = quotas.reserve(user, size) if size is not None else None
+    max_bytes = limit if room is None else min(limit, room)
+    try:
+        name, stored = _write_object(user, name, incoming.stream, content_type, max_bytes)
+        record = lifecycle.register(
+            StoredFile(
+                owner_id=user.id,
+                name=name,
+                key=stored.key,
+                size=stored.size,
+                content_type=content_type,
+                sha256=stored.sha256,
+                backup_state=BackupState.PENDING,
+            )
         )
-    )
+    except TooLargeError:
+        if max_bytes < limit:
+            raise QuotaExceededError() from None  # it passed the room left, not the limit
+        raise
+    finally:
+        quotas.release(reservation)
     audit.record("upload", user=user, address=address, detail=record.audit_label)
     return record
 
 
 @raises(*UPLOAD_ERRORS)
 def store_single_upload(
-    user: User, files: Iterator[UploadedFile], *, address: str | None
+    user: User, files: Iterator[Incoming], *, address: str | None
 ) -> StoredFile:
     """Store the one file of a request that must hold exactly one (the API's upload).
 
@@ -114,7 +140,7 @@ def store_single_upload(
     first = next(files, None)
     if first is None:
         raise ValidationError("Send the file in the multipart field `file`.")
-    record = store_upload(user, *first, address=address)
+    record = store_upload(user, first, address=address)
     if next(files, None) is not None:
         lifecycle.discard(record)
         raise ValidationError("Send one file per request; none of these was kept.")
@@ -176,26 +202,29 @@ def retention() -> timedelta:
     return timedelta(days=current_app.config["BACKUP_RETENTION_DAYS"])
 
 
-@raises(NotFoundError, BackupDamagedError, StorageError)
+@raises(NotFoundError, BackupDamagedError, QuotaExceededError, StorageError)
 def restore_file(user: User, file_id: int, *, address: str | None) -> StoredFile:
-    """Bring one of the user's deleted files back from its backup copy."""
+    """Bring one of the user's deleted files back from its backup copy, if it still fits."""
     record = db.session.get(StoredFile, file_id) if 0 < file_id <= MAX_ID else None
     if record is None or record.owner_id != user.id or record.deleted_at is None:
         raise NotFoundError()
-    lifecycle.restore(record)
+    reservation = quotas.reserve(user, record.size)
+    try:
+        lifecycle.restore(record)
+    finally:
+        quotas.release(reservation)
     audit.record("restore", user=user, address=address, detail=record.audit_label)
     return record
 
 
 def _write_object(
-    user: User, name: str, stream: IO[bytes], content_type: str
+    user: User, name: str, stream: IO[bytes], content_type: str, max_bytes: int
 ) -> tuple[str, StoredObject]:
     """Write the bytes under the first free `name (N)`; return that name and what was stored.
 
     A concurrent upload taking the chosen key makes the conditional write fail; a seekable
     stream then tries the next name, an unseekable one (a streamed body) gives up.
     """
-    max_bytes = current_app.config["MAX_UPLOAD_BYTES"]
     taken: set[str] = set()
     while True:
         candidate = _free_name(user, name, taken)

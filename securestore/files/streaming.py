@@ -51,22 +51,37 @@ class FormField:
 
 @dataclass(frozen=True)
 class FilePart:
-    """A file part; `stream` yields its bytes as they arrive and ends with the part."""
+    """A file part; `stream` yields its bytes as they arrive and ends with the part.
+
+    `declared_size` is what the body's Content-Length leaves for it after everything read so
+    far and the closing boundary: its exact size when it is the last part (a browser's
+    upload of one file, `curl -F`), an upper bound otherwise; None without a Content-Length.
+    """
 
     name: str
     filename: str
     content_type: str | None
     stream: IO[bytes]
+    declared_size: int | None = None
 
 
 class _BodyParser:
     """Pull events from the decoder, feeding it the body only when it needs more."""
 
     def __init__(
-        self, body: IO[bytes], boundary: bytes, max_field_bytes: int, max_parts: int
+        self,
+        body: IO[bytes],
+        boundary: bytes,
+        max_field_bytes: int,
+        max_parts: int,
+        length: int | None = None,
     ) -> None:
         self._body = body
         self._max_parts = max_parts
+        self._length = length
+        self._fed = 0
+        # What follows the last part's bytes: CRLF, the closing delimiter, CRLF.
+        self._closing = len(b"\r\n--" + boundary + b"--\r\n")
         # The decoder asks for data only once its buffer holds no more than part headers or a
         # partial boundary (file data is taken out as soon as it is decoded), so this bounds
         # headers; field values are bounded in `_field_value`.
@@ -83,6 +98,7 @@ class _BodyParser:
                 if event is not NEED_DATA:
                     return event
                 chunk = self._body.read(READ_BYTES)
+                self._fed += len(chunk or b"")
                 self._decoder.receive_data(chunk or None)
         except ValueError as error:
             raise BadRequest("The multipart body could not be read.") from error
@@ -103,10 +119,19 @@ class _BodyParser:
                     filename=event.filename,
                     content_type=event.headers.get("Content-Type"),
                     stream=cast(IO[bytes], reader),
+                    declared_size=self._left_for_part(),
                 )
                 reader.drain()
             elif isinstance(event, Field):
                 yield FormField(event.name, self._field_value())
+
+    def _left_for_part(self) -> int | None:
+        if self._length is None:
+            return None
+        # The decoder has consumed all it was fed but its buffer; at a File event that buffer
+        # still starts with the CRLF that ends the part's headers, then the file's bytes.
+        data_start = self._fed - len(self._decoder.buffer) + len(b"\r\n")
+        return max(0, self._length - data_start - self._closing)
 
     def _field_value(self) -> str:
         value = bytearray()
@@ -163,14 +188,19 @@ class _PartReader(io.RawIOBase):
 
 
 def iter_parts(
-    body: IO[bytes], boundary: str, *, max_field_bytes: int, max_parts: int
+    body: IO[bytes],
+    boundary: str,
+    *,
+    max_field_bytes: int,
+    max_parts: int,
+    length: int | None = None,
 ) -> Iterator[FormField | FilePart]:
     """Yield the fields and file parts of a multipart body in order, reading it as it comes.
 
     Raises `BadRequest` for a malformed body, `RequestEntityTooLarge` for a plain field
     larger than `max_field_bytes`, `TooManyFilesError` past `max_parts` parts.
     """
-    parser = _BodyParser(body, boundary.encode("latin-1"), max_field_bytes, max_parts)
+    parser = _BodyParser(body, boundary.encode("latin-1"), max_field_bytes, max_parts, length)
     yield from parser.parts()
 
 
@@ -191,6 +221,7 @@ def request_parts(request: Request) -> Iterator[FormField | FilePart]:
         boundary,
         max_field_bytes=request.max_form_memory_size or READ_BYTES,
         max_parts=request.max_form_parts or current_app.config["MAX_FILES_PER_REQUEST"],
+        length=request.content_length,
     )
 
 

@@ -28,6 +28,7 @@ from securestore.extensions import csrf
 from securestore.files import listing, service, streaming
 from securestore.files.models import StoredFile
 from securestore.files.responses import download_response
+from securestore.quotas import service as quotas
 from securestore.request_limits import accepts_uploads
 
 bp = Blueprint("files", __name__, url_prefix="/files")
@@ -62,8 +63,8 @@ def require_login() -> None:
 
 @bp.get("/")
 def index() -> str:
-    """Show the upload panel and one page of the user's files (sorted, filtered)."""
-    return render_template("files/index.html", **listing_context())
+    """Show the upload panel, the storage used, and one page of the user's files."""
+    return render_template("files/index.html", **listing_context(), **usage_context())
 
 
 @bp.get("/listing", endpoint="listing")
@@ -87,14 +88,11 @@ def upload() -> ResponseReturnValue:
     try:
         for item in streaming.protected_files(request):
             try:
+                incoming = service.Incoming(
+                    item.filename, item.stream, item.content_type, item.declared_size
+                )
                 stored.append(
-                    service.store_upload(
-                        current_user,
-                        item.filename,
-                        item.stream,
-                        item.content_type,
-                        address=request.remote_addr,
-                    )
+                    service.store_upload(current_user, incoming, address=request.remote_addr)
                 )
             except TooLargeError:
                 raise
@@ -114,7 +112,7 @@ def upload() -> ResponseReturnValue:
         # Flashes travel in the session cookie, which is signed, not encrypted: no file names.
         flash(f"Uploaded {len(stored)} file{'' if len(stored) == 1 else 's'}.", "success")
     if refused:
-        context = listing_context()
+        context = {**listing_context(), **usage_context()}
         return render_template("files/index.html", refused=refused, **context), status
     return redirect(url_for("files.index"), code=303)
 
@@ -179,6 +177,14 @@ def listing_context() -> dict[str, Any]:
         "total": listing.count_files(current_user, name_filter or None, up_to=COUNT_LIMIT),
         "count_limit": COUNT_LIMIT,
         "sort_links": sort_links(order),
+    }
+
+
+def usage_context() -> dict[str, Any]:
+    """What the page says about the account's storage: bytes used and the quota (or None)."""
+    return {
+        "usage_bytes": quotas.usage_of(current_user),
+        "quota_bytes": quotas.quota_of(current_user),
     }
 
 

@@ -45,7 +45,9 @@ def store(app: Flask, user_id: int, name: str, body: bytes) -> StoredFile:
     with app.app_context():
         user = db.session.get(User, user_id)
         assert user is not None
-        record = files.store_upload(user, name, BytesIO(body), "text/plain", address=None)
+        record = files.store_upload(
+            user, files.Incoming(name, BytesIO(body), "text/plain", None), address=None
+        )
         db.session.refresh(record)
         db.session.expunge(record)
         return record

@@ -41,7 +41,9 @@ def store(app: Flask, username: str, bodies: dict[str, bytes]) -> list[StoredFil
     with app.app_context():
         user = factories.add_user(username)
         records = [
-            files.store_upload(user, name, BytesIO(body), "text/plain", address=None)
+            files.store_upload(
+                user, files.Incoming(name, BytesIO(body), "text/plain", None), address=None
+            )
             for name, body in bodies.items()
         ]
         for record in records:

@@ -106,8 +106,12 @@ def every_code_path(app: Flask, raw: Any, tmp_path: Path) -> None:
     """Drive the app through every S3 call it can make (moto), on the given app."""
     with app.app_context():
         alice = factories.add_user("alice")
-        small = files.store_upload(alice, "small.txt", BytesIO(b"small"), None, address=None)
-        big = files.store_upload(alice, "big.bin", BytesIO(b"b" * 9 * MIB), None, address=None)
+        small = files.store_upload(
+            alice, files.Incoming("small.txt", BytesIO(b"small"), None, None), address=None
+        )
+        big = files.store_upload(
+            alice, files.Incoming("big.bin", BytesIO(b"b" * 9 * MIB), None, None), address=None
+        )
         with pytest.raises(TooLargeError):
             storage.upload("alice/refused", BytesIO(b"r" * 11 * MIB), content_type="x/y",
                            max_bytes=6 * MIB)  # fmt: skip
@@ -116,11 +120,19 @@ def every_code_path(app: Flask, raw: Any, tmp_path: Path) -> None:
         raw.delete_object(Bucket=PRIMARY, Key=small.key)
         b"".join(files.open_download(small, address=None).chunks)  # from the backup
         with mock.patch("securestore.storage.copying.COPY_OBJECT_LIMIT", MIB):
-            files.store_upload(alice, "copied.bin", BytesIO(b"c" * 9 * MIB), None, address=None)
+            files.store_upload(
+                alice,
+                files.Incoming("copied.bin", BytesIO(b"c" * 9 * MIB), None, None),
+                address=None,
+            )
             refused = ClientError({"Error": {"Code": "InternalError"}}, "UploadPartCopy")
             with mock.patch.object(storage.client, "upload_part_copy", side_effect=refused):
                 # The multipart copy fails and is aborted; the next sync copies the file.
-                files.store_upload(alice, "late.bin", BytesIO(b"l" * 9 * MIB), None, address=None)
+                files.store_upload(
+                    alice,
+                    files.Incoming("late.bin", BytesIO(b"l" * 9 * MIB), None, None),
+                    address=None,
+                )
         files.delete_file(alice, big.id, address=None)
         files.restore_file(alice, big.id, address=None)
         files.delete_file(alice, big.id, address=None)

@@ -224,10 +224,13 @@ def test_the_migration_indexes_existing_names_and_downgrades_cleanly(
     app = create_app(base_config(any_database))
     with app.app_context():
         upgrade(revision="3c1f0e9a7b52")
-        # Core inserts name only the columns given: the models are at head, the schema not.
-        users = User.__table__
+        # Plain SQL: the models are at head, the schema not (later columns are absent).
         alice_id = db.session.execute(
-            sa.insert(users).values(username="alice", password_hash="x").returning(users.c.id)
+            sa.text(
+                "INSERT INTO users (username, password_hash, created_at, session_version)"
+                " VALUES ('alice', 'x', :now, 1) RETURNING id"
+            ),
+            {"now": START},
         ).scalar_one()
         alice = User(id=alice_id, username="alice")
         factories.add_files([file_row(alice, "before the index.txt", created_at=START)])
