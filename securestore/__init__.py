@@ -15,13 +15,14 @@ from werkzeug.wrappers import Response
 
 from securestore import config as settings
 from securestore import errors, headers, request_limits, routing
+from securestore.accounts.cli import invites, users
+from securestore.admin.views import bp as admin_bp
 from securestore.api.docs import bp as api_docs_bp
 from securestore.api.spec import create_api
 from securestore.api.views import bp as api_bp
 from securestore.auth import sessions
 from securestore.auth.views import bp as auth_bp
 from securestore.backups.cli import backup
-from securestore.cli import users
 from securestore.extensions import csrf, db, login_manager, migrate, storage
 from securestore.files.icons import file_icon
 from securestore.files.views import bp as files_bp
@@ -115,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(files_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(tokens_bp)
+    app.register_blueprint(admin_bp)
     # Only a bearer token authenticates the API, never a cookie, so CSRF cannot apply.
     csrf.exempt(api_bp)
     create_api(app).register_blueprint(api_bp)
@@ -144,6 +146,7 @@ def register_template_helpers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Add the admin commands to the `flask` CLI."""
     app.cli.add_command(users)
+    app.cli.add_command(invites)
     app.cli.add_command(tokens)
     app.cli.add_command(backup)
 

@@ -104,6 +104,21 @@ class NotFoundError(SecureStoreError):
     message = "No such file."
 
 
+class AccountDisabledError(ForbiddenError):
+    """The password was right but an administrator disabled the account."""
+
+    code = "account_disabled"
+    message = "This account is disabled. Ask an administrator to enable it again."
+
+
+class GoneError(SecureStoreError):
+    """It existed but is used up for good (an invitation used, expired or withdrawn)."""
+
+    status = 410
+    code = "gone"
+    message = "This link is no longer valid."
+
+
 class ConflictError(SecureStoreError):
     """The request clashes with something that exists; changing the request can succeed."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import url_for
+from flask_login import current_user
 
 # (label, Bootstrap Icons class, endpoint)
 ACCOUNT_LINKS: tuple[tuple[str, str, str], ...] = (
@@ -12,8 +13,11 @@ ACCOUNT_LINKS: tuple[tuple[str, str, str], ...] = (
     ("Recent activity", "bi-clock-history", "auth.activity"),
     ("Access tokens", "bi-braces-asterisk", "tokens.index"),
 )
+ADMIN_LINK = ("Administration", "bi-people", "admin.index")
 
 
 def account_links() -> list[tuple[str, str, str]]:
-    """Return (label, icon, url) for each settings page of the account menu."""
-    return [(label, icon, url_for(endpoint)) for label, icon, endpoint in ACCOUNT_LINKS]
+    """Return (label, icon, url) for each settings page of the account menu; administrators
+    also get the admin page."""
+    links = ACCOUNT_LINKS + ((ADMIN_LINK,) if current_user.is_admin else ())
+    return [(label, icon, url_for(endpoint)) for label, icon, endpoint in links]

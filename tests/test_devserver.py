@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from io import BytesIO
 from pathlib import Path
@@ -72,14 +73,17 @@ def test_a_taken_port_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.seaweedfs
 def test_make_run_serves_with_gunicorn_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    """What `make run` starts: SeaweedFS, migrations, gunicorn with the shipped config."""
+    """What `make run` starts: SeaweedFS, migrations, gunicorn with the shipped config; the
+    environment reaches the app (`REGISTRATION=invite make run`), and the CLI beside it hands
+    out invitation links to it."""
     port = free_ports()["s3.port"]
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "S3_", "SECURESTORE_", "GUNICORN_"))
+        if not key.startswith(("AWS_", "S3_", "SECURESTORE_", "GUNICORN_", "PUBLIC_URL"))
     }
     env["PORT"] = str(port)
+    env["REGISTRATION"] = "invite"
     server = subprocess.Popen(
         [
             sys.executable,
@@ -102,7 +106,25 @@ def test_make_run_serves_with_gunicorn_and_ctrl_c_stops_everything(tmp_path: Pat
             assert answer.headers["Server"].startswith("gunicorn")
         with urllib.request.urlopen(f"{base}/storage/health", timeout=10) as answer:
             assert answer.status == 200
-        with urllib.request.urlopen(f"{base}/auth/register", timeout=10) as answer:
+        with pytest.raises(urllib.error.HTTPError) as closed:
+            urllib.request.urlopen(f"{base}/auth/register", timeout=10)
+        assert closed.value.code == 403
+        closed.value.close()
+        cli_env = {
+            **env,
+            "SECURESTORE_ENV": "development",
+            "SECURESTORE_INSTANCE_PATH": str(tmp_path),
+        }
+        invited = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "securestore", "invites", "create"],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        url = invited.stdout.splitlines()[-1]
+        assert url.startswith(f"{base}/auth/invite/")
+        with urllib.request.urlopen(url, timeout=10) as answer:
             assert answer.status == 200
         children = psutil.Process(server.pid).children(recursive=True)
         assert any("gunicorn" in " ".join(child.cmdline()) for child in children), output

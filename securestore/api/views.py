@@ -26,7 +26,7 @@ from securestore.errors import (
 )
 from securestore.files import listing, service, streaming
 from securestore.files.models import StoredFile
-from securestore.files.responses import download_response
+from securestore.files.responses import download_response, export_response
 from securestore.health.checks import detailed_caller, health_report
 from securestore.quotas import service as quotas
 from securestore.request_limits import accepts_uploads
@@ -221,6 +221,21 @@ def file_content(file_id: int) -> ResponseReturnValue:
 def delete_file(file_id: int) -> None:
     """Delete the file; it stays restorable, from its backup copy, until the retention ends."""
     service.delete_file(current_api_user(), file_id, address=request.remote_addr)
+
+
+@bp.route("/export", methods=["GET"])
+@token_required("read")
+@bp.response(
+    200,
+    {"type": "string", "format": "binary"},
+    content_type="application/zip",
+    description="A ZIP (stored, ZIP64 when large) of every live file under its name, plus"
+    ' `manifest.json`: `{"files": [{"name", "size", "sha256"}]}`.',
+)
+@errors(*READ)
+def export() -> ResponseReturnValue:
+    """Download all of the token user's files as one streamed ZIP with a manifest."""
+    return export_response(current_api_user(), request.remote_addr)
 
 
 @bp.route("/me", methods=["GET"])

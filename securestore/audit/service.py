@@ -71,6 +71,11 @@ def record(
         log.exception("audit event %s for user %s not stored", event, user_id)
 
 
+def made_by(actor: User | None) -> str:
+    """How an operator's change names who made it: an administrator, or the CLI (None)."""
+    return f"by administrator {actor.username}" if actor else "by the CLI"
+
+
 def recent_events(user: User, limit: int = 50) -> list[AuditEvent]:
     """Return the user's own latest events, newest first."""
     query = (

@@ -80,3 +80,10 @@ class CodeForm(FlaskForm):
 
 class ConfirmPasswordForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
+
+
+class DeleteAccountForm(FlaskForm):
+    """Delete my account: the password again, and a code when two-factor login is on."""
+
+    password = PasswordField("Password", validators=[DataRequired()])
+    code = StringField("Code from your authenticator app (or a recovery code)")

@@ -1,4 +1,5 @@
-"""Accounts: registration, throttled login, password changes and session revocation.
+"""Accounts: throttled login, password changes and session revocation (registration:
+`auth.registration`).
 
 Every outcome that matters to security is audited here, so views only parse and render.
 """
@@ -8,7 +9,6 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from securestore.audit import service as audit
 from securestore.auth import attempts
@@ -21,8 +21,8 @@ from securestore.auth.passwords import (
 )
 from securestore.db_types import utcnow
 from securestore.errors import (
+    AccountDisabledError,
     AuthenticationError,
-    ConflictError,
     ThrottledError,
     ValidationError,
     raises,
@@ -55,34 +55,6 @@ def find_user(username: str) -> User | None:
     return db.session.scalar(select(User).where(User.username == normalise_username(username)))
 
 
-@raises(ValidationError, ConflictError, ThrottledError)
-def register(username: str, password: str, *, address: str | None) -> User:
-    """Create an account; raises `ValidationError` or `ConflictError` (name taken).
-
-    This is the one place that tells whether a username exists: it has to, so every attempt
-    from a client address counts, taken name or not, and `REGISTER_ADDRESS_LIMIT` of them
-    per `REGISTER_WINDOW_SECONDS` is all an address gets (`ThrottledError`). An operator's
-    command (`address` None) is not throttled.
-    """
-    username = validate_username(username)
-    validate_password(password, username)
-    if address is not None:
-        limits = [attempts.registration_limit(address)]
-        attempts.begin(limits, "register", lambda: None, address, reset_first=False)
-    if find_user(username) is not None:
-        raise ConflictError("That username is taken; choose another.")
-    user = User(username=username, password_hash=hash_password(password))
-    db.session.add(user)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # Another registration took the name between the check and the commit.
-        db.session.rollback()
-        raise ConflictError("That username is taken; choose another.") from None
-    audit.record("register", user=user, address=address)
-    return user
-
-
 def authenticate(username: str, password: str) -> User | None:
     """Return the user when the password matches; `None` for any wrong credential.
 
@@ -92,15 +64,17 @@ def authenticate(username: str, password: str) -> User | None:
     return user if _password_matches(user, password) else None
 
 
-@raises(ThrottledError, AuthenticationError)
+@raises(ThrottledError, AuthenticationError, AccountDisabledError)
 def log_in(username: str, password: str, address: str | None) -> User:
     """Check a login under the throttle and return the user (whose second factor may follow).
 
     The attempt is counted first (`auth.attempts`): when refused, `ThrottledError` comes
     before the password is even looked at, so a right password then tells nothing. One
-    message for an unknown user and a wrong password alike (`AuthenticationError`). While the
-    account is under attack from many addresses, a right password leads on only to a second
-    factor: an account without one is refused (`ThrottledError`) until the window ends.
+    message for an unknown user and a wrong password alike (`AuthenticationError`); a deleted
+    account is unknown, and only the right password learns that an account is disabled
+    (`AccountDisabledError`). While the account is under attack from many addresses, a right
+    password leads on only to a second factor: an account without one is refused
+    (`ThrottledError`) until the window ends.
     """
     name = normalise_username(username)
     attempt = attempts.begin(
@@ -111,19 +85,49 @@ def log_in(username: str, password: str, address: str | None) -> User:
         account=name,
     )
     user = find_user(name)
+    if user is not None and user.deleted_at is not None:
+        user = None
     # An unknown user goes through _password_matches too: it spends the same hashing time.
     if not _password_matches(user, password) or user is None:
         audit.record("login", user=user, address=address, outcome="failed")
         raise AuthenticationError()
     attempt.succeeded()
+    if user.disabled_at is not None:
+        audit.record("login", user=user, address=address, outcome="refused", detail="disabled")
+        raise AccountDisabledError()
     if attempt.account_under_attack and not user.two_factor_enabled:
         audit.record(
             "login", user=user, address=address, outcome="throttled", detail="account under attack"
         )
         raise ThrottledError(attempt.account_retry_after)
     if not user.two_factor_enabled:
-        audit.record("login", user=user, address=address)
+        logged_in(user, address=address)
     return user
+
+
+def logged_in(user: User, *, address: str | None, detail: str | None = None) -> None:
+    """Note a completed login (password, and second factor when on) for the admin page."""
+    user.last_login_at = utcnow()
+    db.session.commit()
+    audit.record("login", user=user, address=address, detail=detail)
+
+
+@raises(ThrottledError, AuthenticationError)
+def confirm_password(
+    user: User, password: str, address: str | None, *, event: str, wrong: str
+) -> None:
+    """Ask for the password again before a sensitive change, throttled like a login.
+
+    A wrong password counts against the same limits as a failed login and is audited as a
+    failed `event`; `AuthenticationError` carries the message `wrong`.
+    """
+    attempt = attempts.begin(
+        attempts.password_limits(user.username, address), event, lambda: user, address
+    )
+    if not check_password(user.password_hash, password):
+        audit.record(event, user=user, address=address, outcome="failed", detail="wrong password")
+        raise AuthenticationError(wrong)
+    attempt.succeeded()
 
 
 @raises(ThrottledError, AuthenticationError, ValidationError)
@@ -133,17 +137,16 @@ def change_password(
     """Replace the password after checking the current one; every other session ends.
 
     With `revoke_tokens`, every live access token of the user is revoked in the same
-    transaction; returns how many were. A wrong current password counts against the login
-    throttle like a failed login.
+    transaction; returns how many were.
     """
-    attempt = attempts.begin(
-        attempts.password_limits(user.username, address), "password_change", lambda: user, address
+    confirm_password(
+        user,
+        current,
+        address,
+        event="password_change",
+        wrong="Your current password is not right.",
     )
-    if not check_password(user.password_hash, current):
-        audit.record("password_change", user=user, address=address, outcome="failed")
-        raise AuthenticationError("Your current password is not right.")
-    attempt.succeeded()
-    revoked = _revoke_tokens(user) if revoke_tokens else 0
+    revoked = revoke_tokens_of(user) if revoke_tokens else 0
     _replace_password(user, new)
     audit.record("password_change", user=user, address=address)
     if revoked:
@@ -152,8 +155,9 @@ def change_password(
     return revoked
 
 
-def _revoke_tokens(user: User) -> int:
-    """Mark every live token of the user revoked (committed with the password change)."""
+def revoke_tokens_of(user: User) -> int:
+    """Mark every live token of the user revoked, not committed: the caller's change commits
+    it (a password change, a disabled or deleted account); return how many."""
     result = db.session.execute(
         update(PersonalAccessToken)
         .where(PersonalAccessToken.user_id == user.id, PersonalAccessToken.revoked_at.is_(None))

@@ -18,9 +18,9 @@ from sqlalchemy import delete, or_, select, update
 from securestore.audit import service as audit
 from securestore.auth import attempts
 from securestore.auth.models import RecoveryCode, User
-from securestore.auth.passwords import check_password
+from securestore.auth.service import confirm_password, logged_in
 from securestore.db_types import utcnow
-from securestore.errors import AuthenticationError, ValidationError, raises
+from securestore.errors import AuthenticationError, ThrottledError, ValidationError, raises
 from securestore.extensions import db
 
 ISSUER = "SecureStore"
@@ -78,15 +78,9 @@ def enable(user: User, code: str, *, address: str | None) -> list[str]:
 
 def disable(user: User, password: str, address: str | None) -> None:
     """Turn two-factor login off after checking the password (throttled like a login)."""
-    attempt = attempts.begin(
-        attempts.password_limits(user.username, address), "2fa_change", lambda: user, address
+    confirm_password(
+        user, password, address, event="2fa_change", wrong="Your password is not right."
     )
-    if not check_password(user.password_hash, password):
-        audit.record(
-            "2fa_change", user=user, address=address, outcome="failed", detail="wrong password"
-        )
-        raise AuthenticationError("Your password is not right.")
-    attempt.succeeded()
     user.totp_secret = None
     user.totp_last_step = None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
@@ -94,19 +88,28 @@ def disable(user: User, password: str, address: str | None) -> None:
     audit.record("2fa_change", user=user, address=address, detail="disabled")
 
 
-def verify(user: User, code: str, address: str | None) -> None:
-    """Accept a current TOTP code or an unused recovery code, or raise; both are throttled."""
+@raises(ThrottledError, AuthenticationError)
+def check_code(user: User, code: str, address: str | None, *, event: str) -> str:
+    """Accept a current TOTP code or an unused recovery code and say which, or raise;
+    throttled, and a wrong code is audited as a failed `event`."""
     attempt = attempts.begin(
-        attempts.second_factor_limits(user, address), "login", lambda: user, address
+        attempts.second_factor_limits(user, address), event, lambda: user, address
     )
     method = _use_totp(user, code) or _use_recovery_code(user, code)
     if method is None:
         audit.record(
-            "login", user=user, address=address, outcome="failed", detail="wrong second factor"
+            event, user=user, address=address, outcome="failed", detail="wrong second factor"
         )
         raise AuthenticationError(WRONG_CODE)
     attempt.succeeded()
-    audit.record("login", user=user, address=address, detail=f"second factor: {method}")
+    return method
+
+
+@raises(ThrottledError, AuthenticationError)
+def verify(user: User, code: str, address: str | None) -> None:
+    """The second login step: a right code completes the login."""
+    method = check_code(user, code, address, event="login")
+    logged_in(user, address=address, detail=f"second factor: {method}")
 
 
 def remaining_recovery_codes(user: User) -> int:

@@ -9,18 +9,24 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from securestore.accounts import deletion
 from securestore.audit import service as audit
-from securestore.auth import service, sessions, two_factor
+from securestore.auth import invitations, registration, service, sessions, two_factor
 from securestore.auth.forms import (
     ChangePasswordForm,
     CodeForm,
     ConfirmPasswordForm,
+    DeleteAccountForm,
     LoginForm,
     RegisterForm,
 )
 from securestore.errors import (
+    AccountDisabledError,
     AuthenticationError,
     ConflictError,
+    ForbiddenError,
+    GoneError,
+    NotFoundError,
     SecureStoreError,
     ThrottledError,
     ValidationError,
@@ -52,25 +58,56 @@ def _refused(
 
 @bp.route("/register", methods=["GET", "POST"])
 def register() -> ResponseReturnValue:
-    """Create an account and log straight into it."""
+    """Create an account and log straight into it, when `REGISTRATION` is `open`."""
     if current_user.is_authenticated:
         return redirect(url_for("files.index"))
-    form = RegisterForm()
-    if form.validate_on_submit():
-        try:
-            user = service.register(
-                form.username.data or "", form.password.data or "", address=request.remote_addr
-            )
-        except ConflictError as error:
-            form.username.errors = [error.message]
-            return render_template("auth/register.html", form=form), error.status
-        except ThrottledError as error:
-            return _refused("auth/register.html", form, error)
-        sessions.start(user)
-        flash(f"Welcome, {user.username}! Your account is ready.", "success")
+    closed = registration.closed_error()
+    if closed is not None:
+        return _no_registration(closed)
+    return _registration_form(invitation=None)
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def invitation(token: str) -> ResponseReturnValue:
+    """Register with an invitation link: one account per invitation, whatever the mode."""
+    try:
+        invitations.usable(token)
+    except (NotFoundError, GoneError) as error:
+        return _no_registration(error)
+    if current_user.is_authenticated:
+        flash("You are logged in: log out first to use this invitation.", "info")
         return redirect(url_for("files.index"))
-    status = 400 if form.is_submitted() else 200
-    return render_template("auth/register.html", form=form), status
+    return _registration_form(invitation=token)
+
+
+def _registration_form(invitation: str | None) -> ResponseReturnValue:
+    form = RegisterForm()
+    page = "auth/register.html"
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template(page, form=form), status
+    try:
+        user = registration.register(
+            form.username.data or "",
+            form.password.data or "",
+            address=request.remote_addr,
+            invitation=invitation,
+        )
+    except ConflictError as error:
+        form.username.errors = [error.message]
+        return render_template(page, form=form), error.status
+    except ThrottledError as error:
+        return _refused(page, form, error)
+    except (NotFoundError, GoneError, ForbiddenError) as error:
+        return _no_registration(error)
+    sessions.start(user)
+    flash(f"Welcome, {user.username}! Your account is ready.", "success")
+    return redirect(url_for("files.index"))
+
+
+def _no_registration(error: SecureStoreError) -> ResponseReturnValue:
+    """Registration closed, or an invitation unknown (404) or used up (410)."""
+    return render_template("auth/no_registration.html", message=error.message), error.status
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -87,7 +124,7 @@ def login() -> ResponseReturnValue:
         user = service.log_in(
             form.username.data or "", form.password.data or "", request.remote_addr
         )
-    except (ThrottledError, AuthenticationError) as error:
+    except (ThrottledError, AuthenticationError, AccountDisabledError) as error:
         return _refused("auth/login.html", form, error, next_path=next_path)
     if user.two_factor_enabled:
         sessions.begin_second_factor(user, next_path)
@@ -222,3 +259,25 @@ def disable_two_factor() -> ResponseReturnValue:
 def activity() -> str:
     """The user's own recent security events: logins, changes, file access."""
     return render_template("auth/activity.html", events=audit.recent_events(current_user))
+
+
+@bp.route("/delete-account", methods=["GET", "POST"])
+@login_required
+def delete_account() -> ResponseReturnValue:
+    """Delete my account and files, after the password (and a code with 2FA) once more."""
+    form = DeleteAccountForm()
+    page = "auth/delete_account.html"
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template(page, form=form), status
+    user = current_user._get_current_object()
+    try:
+        deletion.delete_own_account(
+            user, form.password.data or "", form.code.data, address=request.remote_addr
+        )
+    except (ThrottledError, AuthenticationError, ConflictError) as error:
+        form.form_errors.append(error.message)
+        return render_template(page, form=form), error.status, error.headers()
+    sessions.end()
+    flash("Your account and its files are deleted.", "info")
+    return redirect(url_for("auth.login"), code=303)

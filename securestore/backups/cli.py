@@ -38,9 +38,15 @@ def sync_command(ignore_backoff: bool) -> None:
         if storage.lock_mode
         else ""
     )
+    accounts = (
+        f"; deleted accounts: {report.waiting_deletions} file(s) wait for their backup,"
+        f" {report.accounts_forgotten} account(s) forgotten"
+        if report.waiting_deletions or report.accounts_forgotten
+        else ""
+    )
     click.echo(
         f"copied {report.copied}, failed {report.failed}, purged {report.purged}"
-        f" (purge errors {report.purge_errors}){renewed}; {_state_counts()}"
+        f" (purge errors {report.purge_errors}){renewed}; {_state_counts()}{accounts}"
     )
     if report.failed or report.purge_errors or report.renew_errors:
         raise SystemExit(1)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import Select, func, or_, select
 
+from securestore.accounts import deletion
 from securestore.db_types import utcnow
 from securestore.extensions import db, storage
 from securestore.files import lifecycle
@@ -30,6 +31,8 @@ class SyncReport:
     purge_errors: int = 0
     renewed: int = 0
     renew_errors: int = 0
+    waiting_deletions: int = 0
+    accounts_forgotten: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ class BackupCounts:
 
 def sync(*, now: datetime | None = None, ignore_backoff: bool = False) -> SyncReport:
     """Copy every live file whose backup is due, renew locks running low, purge expired deletes.
+
+    Then the files of deleted accounts that waited for their backup are deleted, and the
+    accounts nothing is left of are forgotten (`accounts.deletion`).
 
     Locks are renewed for every file that still has a row, deleted ones within retention too,
     once less than `BACKUP_LOCK_DAYS` is left, so no copy is ever less protected than that.
@@ -71,7 +77,9 @@ def sync(*, now: datetime | None = None, ignore_backoff: bool = False) -> SyncRe
                 report.renewed += 1
             else:
                 report.renew_errors += 1
+    report.waiting_deletions = deletion.finish_deletions()
     report.purged, report.purge_errors = lifecycle.purge_expired(now)
+    report.accounts_forgotten = deletion.forget_deleted()
     quotas.expire_reservations()  # room held by uploads that crashed
     return report
 

@@ -78,6 +78,9 @@ def settings_from_environ(environ: Mapping[str, str], instance_path: str) -> dic
     config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(config["SQLALCHEMY_DATABASE_URI"], pool)
     if config["S3_MAX_POOL_CONNECTIONS"] is None:
         config["S3_MAX_POOL_CONNECTIONS"] = threads * config["S3_UPLOAD_CONCURRENCY"]
+    if config["PUBLIC_URL"] is None and config["SECURESTORE_ENV"] == "development":
+        # Where `make run` serves: the CLI in the same checkout hands out links to it.
+        config["PUBLIC_URL"] = f"http://127.0.0.1:{BY_NAME['PORT'].value(environ)}"
     secure = config.pop("SECURE_COOKIES")
     if secure is None:
         secure = config["SECURESTORE_ENV"] != "development"

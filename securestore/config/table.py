@@ -256,9 +256,8 @@ SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
         Setting(
             "PUBLIC_URL", None,
             "the site's address as users reach it (`https://files.example.com`), for the "
-            "absolute links the app hands out (invitations); `make run` sets "
-            "`http://127.0.0.1:5000`",
-            shown_default="unset (the request's host)",
+            "absolute links the app hands out (invitations, share links)",
+            shown_default="the request's host; in development `http://127.0.0.1:$PORT`",
         ),
         Setting(
             "DEFAULT_QUOTA_BYTES", None,

@@ -1,13 +1,15 @@
-"""The HTTP answer that sends a stored file, shared by the browser download and the API."""
+"""The HTTP answers that send stored bytes (a file, the export), shared by browser and API."""
 
 from __future__ import annotations
 
-from flask import Response, current_app, redirect, request
+from flask import Response, current_app, redirect, request, stream_with_context
 from werkzeug.datastructures import ContentRange
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response as BaseResponse
 
+from securestore.auth.models import User
 from securestore.files import service
+from securestore.files.export import export_files
 from securestore.files.models import StoredFile
 from securestore.formatting import content_disposition, media_type
 
@@ -40,6 +42,23 @@ def download_response(record: StoredFile, address: str | None) -> BaseResponse:
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Even if a browser rendered it, the file would run with no privileges of this origin.
     response.headers["Content-Security-Policy"] = "sandbox"
+    return response
+
+
+def export_response(user: User, address: str | None) -> BaseResponse:
+    """Stream the user's export ZIP as an attachment, with its exact length.
+
+    The request context stays open while it streams: each file is opened (and, when the
+    primary is out, counted as read from its backup) only when the archive reaches it.
+    """
+    export = export_files(user, address=address)
+    response = Response(
+        stream_with_context(export.chunks), mimetype="application/zip", direct_passthrough=True
+    )
+    response.content_length = export.size
+    response.headers["Content-Disposition"] = content_disposition(export.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -151,17 +151,20 @@ def store_single_upload(
 def open_download(
     record: StoredFile, span: tuple[int, int] | None = None, *, address: str | None
 ) -> ObjectStream:
-    """Stream the file's bytes (all of them, or `[start, stop)`) from the primary bucket.
-
-    When the primary object is missing or the primary bucket does not answer, the bytes come
-    from the backup copy instead.
-    """
-    try:
-        stream = storage.open(record.key, span=span)
-    except (NotFoundError, StorageError) as error:
-        stream = _open_from_backup(record, error, span)
+    """Stream the file's bytes (all of them, or `[start, stop)`) for a download; audited."""
+    stream = read_object(record, span)
     audit.record("download", user=record.owner, address=address, detail=record.audit_label)
     return stream
+
+
+@raises(StorageError)
+def read_object(record: StoredFile, span: tuple[int, int] | None = None) -> ObjectStream:
+    """The file's bytes from the primary bucket, or from the backup copy when the primary
+    object is missing or the primary bucket does not answer."""
+    try:
+        return storage.open(record.key, span=span)
+    except (NotFoundError, StorageError) as error:
+        return _open_from_backup(record, error, span)
 
 
 @raises(StorageError)

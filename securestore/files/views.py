@@ -27,7 +27,7 @@ from securestore.errors import (
 from securestore.extensions import csrf
 from securestore.files import listing, service, streaming
 from securestore.files.models import StoredFile
-from securestore.files.responses import download_response
+from securestore.files.responses import download_response, export_response
 from securestore.quotas import service as quotas
 from securestore.request_limits import accepts_uploads
 
@@ -137,6 +137,12 @@ def delete(file_id: int) -> ResponseReturnValue:
     service.delete_file(current_user, file_id, address=request.remote_addr)
     flash("Deleted the file. You can restore it from Recently deleted.", "success")
     return redirect(url_for("files.index"), code=303)
+
+
+@bp.get("/export")
+def export() -> ResponseReturnValue:
+    """Download every file as one ZIP with `manifest.json` (names, sizes, SHA-256)."""
+    return export_response(current_user, request.remote_addr)
 
 
 @bp.get("/deleted")

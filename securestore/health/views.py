@@ -4,6 +4,7 @@ operators and monitors."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
+from flask_login import current_user
 
 from securestore.health.checks import database_check, detailed_caller, health_report
 
@@ -29,7 +30,9 @@ def storage_health() -> tuple[Response, int]:
 
     The machine itself gets which check failed and `backups`, the counts of live files by
     backup state (pending and failed ones have no good second copy yet): information for
-    monitoring, not a reason to take the app out of service. Anyone else gets the status.
+    monitoring, not a reason to take the app out of service. Administrators logged in here
+    get them too; anyone else gets the status.
     """
-    body, healthy = health_report(detailed=detailed_caller(request.remote_addr))
+    admin = current_user.is_authenticated and current_user.is_admin
+    body, healthy = health_report(detailed=admin or detailed_caller(request.remote_addr))
     return jsonify(body), 200 if healthy else 503

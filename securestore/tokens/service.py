@@ -152,6 +152,8 @@ def authenticate(token: str) -> PersonalAccessToken:
         raise TokenError("This token was revoked.")
     if record.is_expired(now):
         raise TokenError("This token has expired.")
+    if not record.user.is_active:
+        raise TokenError("This account is disabled.")
     if record.last_used_at is None or now - record.last_used_at >= LAST_USED_RESOLUTION:
         record.last_used_at = now
         db.session.commit()

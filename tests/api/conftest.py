@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 import pytest
 from flask import Flask
 
+from securestore.auth import registration
 from securestore.auth import service as accounts
 from securestore.tokens import service as tokens
 from tests.fixtures.apps import PASSWORD
@@ -28,7 +29,7 @@ def issue_token(
 ) -> str:
     """Create `username` when missing, give them a token, and return its secret."""
     with app.app_context():
-        user = accounts.find_user(username) or accounts.register(username, PASSWORD, address=None)
+        user = accounts.find_user(username) or registration.create_user(username, PASSWORD)
         issued = tokens.create_token(
             user,
             f"{username} test token",

@@ -481,6 +481,7 @@ def test_openapi_document_lists_exactly_the_api(client: FlaskClient) -> None:
         ("GET", "/api/v1/files/{file_id}"),
         ("GET", "/api/v1/files/{file_id}/content"),
         ("DELETE", "/api/v1/files/{file_id}"),
+        ("GET", "/api/v1/export"),
         ("GET", "/api/v1/me"),
         ("GET", "/api/v1/health"),
     }

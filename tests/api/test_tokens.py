@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from securestore.auth import registration
 from securestore.auth import service as accounts
 from securestore.db_types import utcnow
 from securestore.errors import NotFoundError, TokenError, ValidationError
@@ -101,7 +102,7 @@ def test_create_token_rejects_bad_input(app: Flask) -> None:
         ("ok", ["read"], 3651, "1 to 3650 days"),
     ]
     with app.app_context():
-        user = accounts.register("alice", PASSWORD, address=None)
+        user = registration.create_user("alice", PASSWORD)
         for name, scopes, days, message in cases:
             with pytest.raises(ValidationError, match=message):
                 service.create_token(user, name, scopes=scopes, expires_in_days=days, address=None)
@@ -112,7 +113,7 @@ def test_cli_create_prints_the_secret_alone_on_the_last_line(
     app: Flask, runner: FlaskCliRunner
 ) -> None:
     with app.app_context():
-        accounts.register("alice", PASSWORD, address=None)
+        registration.create_user("alice", PASSWORD)
     result = runner.invoke(
         args=[
             "tokens",
@@ -142,7 +143,7 @@ def test_cli_create_defaults_to_both_scopes_and_no_expiry(
     app: Flask, runner: FlaskCliRunner
 ) -> None:
     with app.app_context():
-        accounts.register("alice", PASSWORD, address=None)
+        registration.create_user("alice", PASSWORD)
     result = runner.invoke(args=["tokens", "create", "--user", "alice", "--name", "sync"])
     assert result.exit_code == 0, result.output
     (record,) = stored_tokens(app)
@@ -151,7 +152,7 @@ def test_cli_create_defaults_to_both_scopes_and_no_expiry(
 
 def test_cli_create_explains_bad_input(app: Flask, runner: FlaskCliRunner) -> None:
     with app.app_context():
-        accounts.register("alice", PASSWORD, address=None)
+        registration.create_user("alice", PASSWORD)
     for args, message in [
         (["--user", "nobody", "--name", "x"], "No user named 'nobody'"),
         (["--user", "alice", "--name", "x", "--expires", "0"], "1 to 3650 days"),

@@ -407,9 +407,11 @@ def test_seaweedfs_refuses_to_overwrite_an_existing_key(
     seaweed_app: Flask, seaweedfs: LocalS3
 ) -> None:
     s3: Any = seaweedfs.client()
-    s3.put_object(Bucket=PRIMARY, Key="orphan/notes.txt", Body=b"older")
     client = seaweed_app.test_client()
     AuthActions(client).signed_up("orphan")
+    # An object without a row (left by a crash, put there by hand): the name is free in the
+    # database, but the upload must not overwrite the object.
+    s3.put_object(Bucket=PRIMARY, Key="orphan/notes.txt", Body=b"older")
     assert upload(client, ("notes.txt", b"newer")).status_code == 303
     assert object_body(s3, PRIMARY, "orphan/notes.txt") == b"older"
     assert object_body(s3, PRIMARY, "orphan/notes (2).txt") == b"newer"

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pyotp
 import pytest
 import redis
 from flask import Flask
@@ -29,6 +28,7 @@ from securestore.throttle.models import ThrottleCounter
 from securestore.throttle.service import DatabaseBackend, Limit, RedisBackend, throttle
 from tests.fixtures.apps import FAST_HASH_METHOD, PASSWORD, TEST_SECRET_KEY, base_config
 from tests.fixtures.forms import AuthActions, csrf_token, upload
+from tests.fixtures.two_factor import enable_two_factor, next_code, second_factor
 from tests.security.test_attacks import WRONG, redis_url
 
 
@@ -205,32 +205,6 @@ def test_throttle_refuses_past_the_limit_with_the_longest_wait(app: Flask) -> No
 
 
 # --- Two-factor login (ASVS 2.8, 2.6) ---------------------------------------------------------
-
-
-def enable_two_factor(client: FlaskClient) -> tuple[pyotp.TOTP, list[str]]:
-    """Turn 2FA on through the pages; return the app's TOTP and the recovery codes."""
-    page = client.get("/auth/2fa/setup").get_data(as_text=True)
-    assert 'src="data:image/svg+xml' in page
-    secret = page.split('data-testid="totp-secret" class="text-break">')[1].split("<")[0]
-    totp = pyotp.TOTP(secret)
-    response = client.post(
-        "/auth/2fa/setup",
-        data={"code": totp.now(), "csrf_token": csrf_token(client, "/auth/2fa/setup")},
-    )
-    assert response.status_code == 200
-    codes = response.get_data(as_text=True).split('data-testid="recovery-codes">')[1]
-    return totp, [line.split(">")[1].split("<")[0] for line in codes.split("<li")[1:11]]
-
-
-def second_factor(client: FlaskClient, code: str) -> Any:
-    return client.post(
-        "/auth/2fa", data={"code": code, "csrf_token": csrf_token(client, "/auth/2fa")}
-    )
-
-
-def next_code(totp: pyotp.TOTP) -> str:
-    # The code of the next 30-second step: the one used to turn 2FA on is spent.
-    return totp.at(time.time() + 30)
 
 
 def test_two_factor_login_needs_the_code_after_the_password(

@@ -14,7 +14,8 @@ import redis
 from flask import Flask
 
 from securestore.auth import two_factor
-from securestore.auth.service import find_user, register
+from securestore.auth.registration import create_user
+from securestore.auth.service import find_user
 from securestore.extensions import db
 from tests.fixtures.apps import PASSWORD
 from tests.fixtures.databases import app_on_database
@@ -111,7 +112,7 @@ def test_registrations_from_one_address_are_throttled_taken_names_included(
     """40 registrations in a row from one address: 10 reach the service (taken or not), the
     other 30 answer 429, so names can no longer be probed nor accounts made."""
     with store.app_context():
-        register("taken", PASSWORD, address=None)  # the CLI is not throttled
+        create_user("taken", PASSWORD)  # the CLI is not throttled
     statuses = [
         browser(store, STRANGER).register("taken" if n % 2 else f"new{n}").status_code
         for n in range(40)

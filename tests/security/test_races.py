@@ -18,7 +18,7 @@ from flask import Flask
 from securestore.audit.models import AuditEvent
 from securestore.auth import two_factor
 from securestore.auth.models import User
-from securestore.auth.service import register
+from securestore.auth.registration import create_user
 from securestore.config import cookie_settings, engine_options
 from securestore.extensions import db
 from tests.fixtures.apps import PASSWORD
@@ -90,7 +90,7 @@ def sessions_at_second_factor(base: str, count: int) -> list[tuple[requests.Sess
 
 def alice_with_two_factor(app: Flask) -> tuple[pyotp.TOTP, list[str]]:
     with app.app_context():
-        user = register("alice", PASSWORD, address=None)
+        user = create_user("alice", PASSWORD)
         totp = pyotp.TOTP(two_factor.pending_secret(user))
         codes = two_factor.enable(user, totp.now(), address=None)
         db.session.execute(db.update(User).values(totp_last_step=None))
@@ -141,7 +141,7 @@ def test_16_parallel_wrong_passwords_are_evaluated_at_most_up_to_the_limit(
     outrun the limit; and the burst answers 401 or 429, never 500 (the database pool)."""
     app = app_of(request)
     with app.app_context():
-        register("alice", PASSWORD, address=None)
+        create_user("alice", PASSWORD)
     browsers = []
     for _ in range(PARALLEL):
         session = requests.Session()

@@ -24,7 +24,7 @@ from tests.api.conftest import issue_token
 from tests.files.test_listing import QueryCounter
 from tests.fixtures.forms import AuthActions, csrf_token, upload
 from tests.fixtures.s3 import PRIMARY, bucket_keys
-from tests.security.test_attacks import build, routes
+from tests.security.test_attacks import ARGUMENTS, build, routes
 
 MIB = 1024 * 1024
 
@@ -114,7 +114,13 @@ def test_ids_past_64_bits_answer_404_on_every_route(
     auth.signed_up("alice")
     token = csrf_token(client, "/files/")
     bearer = {"Authorization": f"Bearer {issue_token(app, 'alice')}"}
-    huge = {"file_id": 2**63, "token_id": 2**63}
+    huge = {
+        **ARGUMENTS,
+        "file_id": 2**63,
+        "token_id": 2**63,
+        "user_id": 2**63,
+        "invitation_id": 2**63,
+    }
     checked = 0
     for rule, method, arguments in routes(app, {"GET", "POST", "DELETE"}):
         if not arguments or rule.startswith("/static"):

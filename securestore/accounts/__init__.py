@@ -1,0 +1,1 @@
+"""Running the store for other people: roles, disabled and deleted accounts, quotas."""

@@ -1,0 +1,1 @@
+"""The administrators' page: accounts, invitations and storage health, never file names."""
