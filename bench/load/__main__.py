@@ -64,11 +64,12 @@ def make_accounts(stack: LoadStack, names: list[str]) -> None:
     Not through the registration form: a registration limit per address would stop a crowd
     that all comes from 127.0.0.1, and the accounts must exist whatever that limit is.
     """
-    runner = stack.cli_app().test_cli_runner()
-    for name in names:
-        done = runner.invoke(args=["users", "create", name, "--password", PASSWORD])
-        if done.exit_code != 0:
-            raise StackError(f"users create {name}: {done.output}")
+    with stack.cli_app() as app:
+        runner = app.test_cli_runner()
+        for name in names:
+            done = runner.invoke(args=["users", "create", name, "--password", PASSWORD])
+            if done.exit_code != 0:
+                raise StackError(f"users create {name}: {done.output}")
 
 
 def commit() -> str:

@@ -100,15 +100,15 @@ def _keys(stack: LoadStack) -> dict[int, str]:
 
 def _read_tokens(stack: LoadStack, users: list[str]) -> dict[str, str]:
     """A read-only token per user, from the CLI (`tokens create`), run in this process."""
-    app = stack.cli_app()
-    runner = app.test_cli_runner()
     tokens = {}
-    for user in users:
-        args = ["tokens", "create", "--user", user, "--name", "audit", "--scope", "read"]
-        done = runner.invoke(args=args)
-        if done.exit_code != 0:
-            raise RuntimeError(f"tokens create for {user}: {done.output}")
-        tokens[user] = done.stdout.strip().splitlines()[-1]
+    with stack.cli_app() as app:
+        runner = app.test_cli_runner()
+        for user in users:
+            args = ["tokens", "create", "--user", user, "--name", "audit", "--scope", "read"]
+            done = runner.invoke(args=args)
+            if done.exit_code != 0:
+                raise RuntimeError(f"tokens create for {user}: {done.output}")
+            tokens[user] = done.stdout.strip().splitlines()[-1]
     return tokens
 
 

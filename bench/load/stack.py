@@ -10,6 +10,7 @@ a process found by name; the machine's shared Redis and PostgreSQL server are ne
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import shutil
 import signal
@@ -20,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from unittest import mock
 
 import psutil
 import redis
@@ -195,10 +197,18 @@ class LoadStack:
             cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
 
-    def cli_app(self) -> Flask:
-        """The app in this process, on the stack's settings, to run CLI commands in bulk."""
+    @contextlib.contextmanager
+    def cli_app(self) -> Iterator[Flask]:
+        """The app in this process, on the stack's settings, to run CLI commands in bulk.
+
+        boto3 reads its credentials from the process environment, not from the app's settings,
+        so the stack's S3 identity is lent to this process while the app is in use (`users
+        create` looks for objects left under the name).
+        """
         instance = str(self.root / "cli" / "instance")
-        return create_app(settings.settings_from_environ(self.env, instance))
+        credentials = {key: value for key, value in self.env.items() if key.startswith("AWS_")}
+        with mock.patch.dict(os.environ, credentials):
+            yield create_app(settings.settings_from_environ(self.env, instance))
 
 
 def _instance_env(common: Mapping[str, str], home: Path) -> dict[str, str]:
