@@ -17,9 +17,9 @@ from securestore import config as settings
 from securestore import errors, headers, request_limits, routing
 from securestore.accounts.cli import invites, users
 from securestore.admin.views import bp as admin_bp
+from securestore.api import bp as api_bp
 from securestore.api.docs import bp as api_docs_bp
 from securestore.api.spec import create_api
-from securestore.api.views import bp as api_bp
 from securestore.auth import sessions
 from securestore.auth.views import bp as auth_bp
 from securestore.backups.cli import backup
@@ -29,6 +29,8 @@ from securestore.files.views import bp as files_bp
 from securestore.formatting import exact_time, human_size, relative_time
 from securestore.health.views import bp as health_bp
 from securestore.navigation import account_links
+from securestore.shares.public import bp as public_shares_bp
+from securestore.shares.views import bp as shares_bp
 from securestore.throttle.service import throttle
 from securestore.tokens.cli import tokens
 from securestore.tokens.views import bp as tokens_bp
@@ -117,6 +119,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(tokens_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(shares_bp)
+    app.register_blueprint(public_shares_bp)
     # Only a bearer token authenticates the API, never a cookie, so CSRF cannot apply.
     csrf.exempt(api_bp)
     create_api(app).register_blueprint(api_bp)

@@ -36,6 +36,7 @@ from securestore.extensions import db
 from securestore.files import lifecycle
 from securestore.files.models import StoredFile
 from securestore.quotas.models import UploadReservation
+from securestore.shares.models import ShareLink
 from securestore.tokens.models import PersonalAccessToken
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ def _delete_files(user: User) -> int:
 def _forget(user: User) -> None:
     for model in (PersonalAccessToken, RecoveryCode, UploadReservation):
         db.session.execute(delete(model).where(model.user_id == user.id))
+    db.session.execute(delete(ShareLink).where(ShareLink.owner_id == user.id))
     db.session.execute(update(AuditEvent).where(AuditEvent.user_id == user.id).values(user_id=None))
     for column in (Invitation.created_by_id, Invitation.used_by_id):
         db.session.execute(update(Invitation).where(column == user.id).values({column: None}))

@@ -85,3 +85,43 @@ class CheckSchema(ma.Schema):
 class HealthSchema(ma.Schema):
     status = ma.fields.String(required=True, validate=ma.validate.OneOf(["ok", "unavailable"]))
     checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(CheckSchema))
+
+
+class ShareCreateSchema(ma.Schema):
+    file_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    expires_in_days = ma.fields.Integer(
+        metadata={"description": "1 to `SHARE_MAX_DAYS`; more is refused, not capped. Default 7."}
+    )
+    password = ma.fields.String(
+        metadata={"description": "Visitors must enter it; same rules as account passwords."}
+    )
+    max_downloads = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Omitted or null: no limit."}
+    )
+
+
+class ShareSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    file_id = ma.fields.Integer(required=True)
+    created_at = ma.fields.DateTime(required=True)
+    expires_at = ma.fields.DateTime(required=True, metadata={"description": "UTC."})
+    max_downloads = ma.fields.Integer(required=True, allow_none=True)
+    downloads = ma.fields.Integer(required=True, metadata={"description": "Counted so far."})
+    has_password = ma.fields.Boolean(required=True)
+
+
+class ShareStateSchema(ShareSchema):
+    state = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["active", "expired", "exhausted"])
+    )
+
+
+class IssuedShareSchema(ShareSchema):
+    url = ma.fields.String(
+        required=True,
+        metadata={"description": "`/s/<token>` on `PUBLIC_URL`; shown only in this answer."},
+    )
+
+
+class ShareListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ShareStateSchema), required=True)

@@ -19,6 +19,7 @@ from securestore.extensions import db, storage
 from securestore.files import lifecycle
 from securestore.files.models import BackupState, StoredFile
 from securestore.quotas import service as quotas
+from securestore.shares import service as shares
 
 
 @dataclass
@@ -33,6 +34,7 @@ class SyncReport:
     renew_errors: int = 0
     waiting_deletions: int = 0
     accounts_forgotten: int = 0
+    share_links_forgotten: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,9 @@ class BackupCounts:
 def sync(*, now: datetime | None = None, ignore_backoff: bool = False) -> SyncReport:
     """Copy every live file whose backup is due, renew locks running low, purge expired deletes.
 
-    Then the files of deleted accounts that waited for their backup are deleted, and the
-    accounts nothing is left of are forgotten (`accounts.deletion`).
+    Then the files of deleted accounts that waited for their backup are deleted, the
+    accounts nothing is left of are forgotten (`accounts.deletion`), and the share links of
+    purged files go.
 
     Locks are renewed for every file that still has a row, deleted ones within retention too,
     once less than `BACKUP_LOCK_DAYS` is left, so no copy is ever less protected than that.
@@ -80,6 +83,7 @@ def sync(*, now: datetime | None = None, ignore_backoff: bool = False) -> SyncRe
     report.waiting_deletions = deletion.finish_deletions()
     report.purged, report.purge_errors = lifecycle.purge_expired(now)
     report.accounts_forgotten = deletion.forget_deleted()
+    report.share_links_forgotten = shares.forget_orphans()  # links of purged files
     quotas.expire_reservations()  # room held by uploads that crashed
     return report
 

@@ -208,6 +208,10 @@ def validate_accounts(config: Mapping[str, Any]) -> None:
         )
     if (config.get("DEFAULT_QUOTA_BYTES") or 0) < 0:
         raise ConfigError("DEFAULT_QUOTA_BYTES must be a size of 0 or more bytes (or unset)")
+    if config["SHARE_MAX_DAYS"] < 1:
+        raise ConfigError("SHARE_MAX_DAYS must be 1 or more")
+    if config["SHARE_PASSWORD_LIMIT"] < 1:
+        raise ConfigError("SHARE_PASSWORD_LIMIT must be 1 or more")
 
 
 def validate_protection(config: Mapping[str, Any]) -> None:

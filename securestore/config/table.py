@@ -266,6 +266,26 @@ SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
             size, shown_default="unset (unlimited)",
         ),
     ),
+    "Share links": (
+        Setting(
+            "SHARES_ENABLED", "1",
+            "share links are offered (off: the feature is hidden and every link answers 404)",
+            flag,
+        ),
+        Setting(
+            "SHARE_MAX_DAYS", "30",
+            "the longest a share link may last, in days (a link lasts 7 days unless its owner "
+            "picks another number up to this)",
+            whole_number,
+        ),
+        Setting("SHARE_REQUIRE_PASSWORD", "0", "refuse share links without a password", flag),
+        Setting(
+            "SHARE_PASSWORD_LIMIT", "10",
+            "wrong passwords per share link, and per client address (twice this), per "
+            "`LOGIN_WINDOW_SECONDS` before 429; separate from the login counters",
+            whole_number,
+        ),
+    ),
     "Security": (
     Setting(
         "PASSWORD_HASH_METHOD", DEFAULT_PASSWORD_HASH_METHOD,

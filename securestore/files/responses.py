@@ -12,6 +12,7 @@ from securestore.files import service
 from securestore.files.export import export_files
 from securestore.files.models import StoredFile
 from securestore.formatting import content_disposition, media_type
+from securestore.storage.types import ObjectStream
 
 
 def download_response(record: StoredFile, address: str | None) -> BaseResponse:
@@ -22,8 +23,17 @@ def download_response(record: StoredFile, address: str | None) -> BaseResponse:
     """
     if current_app.config["DOWNLOAD_MODE"] == "redirect":
         return redirect(service.download_url(record, address=address), code=302)
-    span = _requested_span(record)
-    stream = service.open_download(record, span, address=address)
+    span = requested_span(record)
+    return file_response(record, span, service.open_download(record, span, address=address))
+
+
+def file_response(
+    record: StoredFile, span: tuple[int, int] | None, stream: ObjectStream
+) -> Response:
+    """The answer carrying `stream`, the file's bytes (or the `span` of them), as an attachment.
+
+    Shared by the owner's downloads and share links, so both send the same safe headers.
+    """
     response = Response(
         stream.chunks,
         status=206 if span else 200,
@@ -62,7 +72,7 @@ def export_response(user: User, address: str | None) -> BaseResponse:
     return response
 
 
-def _requested_span(record: StoredFile) -> tuple[int, int] | None:
+def requested_span(record: StoredFile) -> tuple[int, int] | None:
     """Return the `[start, stop)` of a single satisfiable byte range, or None for everything.
 
     A malformed or multi-range header, or an `If-Range` naming another version, gets the whole

@@ -482,6 +482,9 @@ def test_openapi_document_lists_exactly_the_api(client: FlaskClient) -> None:
         ("GET", "/api/v1/files/{file_id}/content"),
         ("DELETE", "/api/v1/files/{file_id}"),
         ("GET", "/api/v1/export"),
+        ("POST", "/api/v1/shares"),
+        ("GET", "/api/v1/shares"),
+        ("DELETE", "/api/v1/shares/{share_id}"),
         ("GET", "/api/v1/me"),
         ("GET", "/api/v1/health"),
     }

@@ -401,3 +401,48 @@ def test_token_page_and_api_docs_work_under_the_csp(browsing: Browsing) -> None:
     expect(page.get_by_text("OAS 3.1")).to_be_visible()
     browsing.screenshot("08-api-docs")
     assert browsing.problems == []
+
+
+def test_a_share_link_with_a_password_and_a_limit_dies_at_its_limit(
+    browsing: Browsing, chromium: Any, live_server: str
+) -> None:
+    page = browsing.page
+    browsing.register("sam")
+    body = b"the plan, version 3\n" * 50
+    browsing.drop(("plan.txt", body))
+    expect(browsing.upload_row("plan.txt")).to_have_attribute("data-state", "done")
+    browsing.file_row("plan.txt").get_by_role("link", name="Share plan.txt").click()
+    page.get_by_label("Expires after (days)").fill("2")
+    page.get_by_label("Password (optional)").fill("a link password for sam")
+    page.get_by_label("Download limit (optional)").fill("2")
+    page.get_by_role("button", name="Create link").click()
+    url = page.get_by_label("Share link").input_value()
+    assert re.fullmatch(re.escape(live_server) + r"/s/[A-Za-z0-9_-]{43}", url)
+    page.get_by_test_id("new-share").get_by_role("button", name="Copy").click()
+    expect(page.get_by_test_id("new-share").locator("[data-copy-label]")).not_to_have_text("Copy")
+    browsing.screenshot("09-share-created")
+
+    visitor = Browsing(chromium, live_server, viewport=DESKTOP)
+    try:
+        stranger = visitor.page
+        stranger.goto(url)
+        expect(stranger.get_by_test_id("shared-name")).to_have_text("plan.txt")
+        expect(stranger.locator("body")).not_to_contain_text("sam")
+        stranger.get_by_label("Password").fill("a link password for sam")
+        stranger.get_by_role("button", name="Unlock").click()
+        for _ in range(2):
+            with stranger.expect_download() as started:
+                stranger.get_by_role("link", name="Download").click()
+            assert Path(started.value.path()).read_bytes() == body
+        visitor.screenshot("10-share-visitor")
+        assert stranger.goto(url).status == 404  # type: ignore[union-attr]
+        expect(stranger.locator("body")).not_to_contain_text("plan.txt")
+        assert visitor.problems == [] or all("404" in p for p in visitor.problems)
+    finally:
+        visitor.close()
+
+    page.goto("/shares/")
+    row = page.locator("tr[data-share-id]")
+    expect(row).to_have_attribute("data-state", "exhausted")
+    expect(row.get_by_test_id("share-downloads")).to_have_text("2 of 2")
+    assert browsing.problems == []

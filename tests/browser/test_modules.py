@@ -53,14 +53,19 @@ def test_every_imported_module_exists_under_static(module: Path) -> None:
         assert target.is_file(), f"{module.name} imports {specifier}, which does not exist"
 
 
-def test_the_page_loads_every_module_as_javascript_from_its_entry(
+# The pages with a script, each with one entry module.
+PAGES_WITH_SCRIPTS = ("/files/", "/shares/")
+
+
+def test_the_pages_load_every_module_as_javascript_from_their_entries(
     client: FlaskClient, auth: AuthActions
 ) -> None:
     auth.signed_up("alice")
-    page = client.get("/files/").get_data(as_text=True)
-    (entry,) = ENTRY.findall(page)
+    pending = []
+    for path in PAGES_WITH_SCRIPTS:
+        (entry,) = ENTRY.findall(client.get(path).get_data(as_text=True))
+        pending.append(entry)
     served: set[str] = set()
-    pending = [entry]
     while pending:
         url = pending.pop()
         if url in served:
@@ -71,5 +76,5 @@ def test_the_page_loads_every_module_as_javascript_from_its_entry(
         assert response.mimetype in JAVASCRIPT_TYPES, (url, response.mimetype)
         pending += [urljoin(url, s) for s in imports(response.get_data(as_text=True))]
         response.close()
-    # Each module under static/js/ is reached from the entry: none is left over, unused.
+    # Each module under static/js/ is reached from an entry: none is left over, unused.
     assert served == {f"/static/{p.relative_to(STATIC).as_posix()}" for p in MODULES.glob("*.js")}

@@ -313,7 +313,8 @@ ARGUMENTS: dict[str, int | str] = {
     "token_id": 1,
     "user_id": 1,
     "invitation_id": 1,
-    "token": "no-such-invitation",
+    "share_id": 1,
+    "token": "no-such-invitation-or-share-link",
 }
 
 
@@ -349,9 +350,15 @@ def test_no_route_with_an_id_serves_another_users_object(app: Flask, s3: Any) ->
     upload(alice, ("secret.txt", b"alice's secret"))
     alice_token = issue_token(app, "alice")
     with app.app_context():
+        file_id = db.session.scalar(db.select(StoredFile.id))
+    shared = alice.post(
+        "/api/v1/shares", json={"file_id": file_id}, headers=bearer(alice_token)
+    ).get_json()
+    with app.app_context():
         ids = {
             **ARGUMENTS,
-            "file_id": db.session.scalar(db.select(StoredFile.id)),
+            "file_id": file_id,
+            "share_id": shared["id"],
             "token_id": db.session.scalar(db.select(PersonalAccessToken.id)),
             "user_id": db.session.scalar(db.select(User.id).where(User.username == "alice")),
         }
@@ -370,6 +377,8 @@ def test_no_route_with_an_id_serves_another_users_object(app: Flask, s3: Any) ->
     assert bucket_keys(s3, PRIMARY) == ["alice/secret.txt"]
     assert alice.get(f"/files/{ids['file_id']}/download").get_data() == b"alice's secret"
     assert alice.get("/api/v1/files", headers=bearer(alice_token)).status_code == 200
+    listed = alice.get("/api/v1/shares", headers=bearer(alice_token)).get_json()["items"]
+    assert [link["id"] for link in listed] == [shared["id"]]  # not revoked by mallory
 
 
 # --- Redirects (ASVS 5.1.5) -----------------------------------------------------------------

@@ -1,0 +1,66 @@
+"""The public pages of a share link, `/s/<token>`: for anyone holding the link, no account.
+
+They show the shared file's name and size and nothing else of its owner's, not even the
+username; every answer keeps the link out of `Referer` headers and search engines. Bytes
+always pass through the app (never a presigned redirect: an S3 key names the owner).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from securestore.errors import AuthenticationError
+from securestore.files.responses import file_response, requested_span
+from securestore.shares import access
+from securestore.shares.forms import UnlockForm
+from securestore.shares.models import ShareLink
+
+bp = Blueprint("public_shares", __name__, url_prefix="/s")
+
+
+@bp.after_request
+def private_headers(response: Response) -> Response:
+    """The token is the secret: never sent on as a referrer, indexed or kept in a cache."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _page(token: str, link: ShareLink, form: UnlockForm | None = None) -> str:
+    return render_template(
+        "shares/public.html", token=token, file=link.file, unlocked=access.unlocked(link), form=form
+    )
+
+
+@bp.get("/<token>")
+def page(token: str) -> str:
+    """The file's name and size with a Download button, or the password form first."""
+    link = access.visit(token, address=request.remote_addr)
+    return _page(token, link, None if access.unlocked(link) else UnlockForm())
+
+
+@bp.post("/<token>")
+def unlock(token: str) -> ResponseReturnValue:
+    """Check the link's password (CSRFProtect checks the form); a right one grants this
+    browser the link for a while."""
+    link = access.open_link(token)
+    form = UnlockForm()
+    if not form.validate_on_submit():
+        return _page(token, link, form), 400
+    try:
+        access.unlock(link, form.password.data or "", address=request.remote_addr)
+    except AuthenticationError as error:
+        form.password.errors = [error.message]
+        return _page(token, link, form), 401
+    return redirect(url_for("public_shares.page", token=token), code=303)
+
+
+@bp.get("/<token>/download")
+def download(token: str) -> ResponseReturnValue:
+    """Send the file as an attachment; counted once its bytes start, resumes not again."""
+    link = access.open_link(token, used_up_ok=True)
+    span = requested_span(link.file)
+    stream = access.start_download(link, span, address=request.remote_addr)
+    return file_response(link.file, span, stream)
