@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="securestore-load-") as folder:
         try:
-            with running_load_stack(Path(folder), args.database_url) as stack:
+            with running_load_stack(Path(folder), args.database_url, args.users) as stack:
                 built = run(args, stack)
         except StackError as error:
             print(f"cannot run the load test here: {error}", file=sys.stderr)

@@ -217,8 +217,12 @@ def _instance_env(common: Mapping[str, str], home: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_load_stack(root: Path, server_url: str) -> Iterator[LoadStack]:
-    """Start everything, yield the stack, then stop it all and drop the database."""
+def running_load_stack(root: Path, server_url: str, users: int) -> Iterator[LoadStack]:
+    """Start everything, yield the stack, then stop it all and drop the database.
+
+    All `users` reach nginx from 127.0.0.1: each gets the shipped per-address connection
+    limits as its own, as each would from its own address in production.
+    """
     nginx = nginx_binary()
     if nginx is None:
         raise StackError("nginx is missing: apt-get install -y nginx")
@@ -258,6 +262,7 @@ def running_load_stack(root: Path, server_url: str) -> Iterator[LoadStack]:
             static_dir=Path(str(resources.files("securestore") / "static")),
             cert=cert,
             key=key,
+            clients_per_address=users,
         )
         exits.enter_context(running_nginx(nginx, root / "nginx", site))
         stack.base_url = f"https://127.0.0.1:{site.https_port}"

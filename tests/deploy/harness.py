@@ -69,9 +69,17 @@ class NginxSite:
     static_dir: Path
     cert: Path
     key: Path
+    # Clients that share one address here but would each have their own in production (a
+    # load test's crowd on loopback): each `limit_conn` per address is multiplied by it.
+    clients_per_address: int = 1
 
     def render(self, shipped: str) -> str:
         text = shipped
+        text = re.sub(
+            r"(limit_conn securestore_per_address )(\d+);",
+            lambda m: f"{m.group(1)}{int(m.group(2)) * self.clients_per_address};",
+            text,
+        )
         servers = "\n    ".join(f"server {address} fail_timeout=0;" for address in self.upstreams)
         text = _replace_once(text, SHIPPED_UPSTREAM, servers)
         text = _replace_once(text, SHIPPED_CERT, str(self.cert))

@@ -107,5 +107,7 @@ def test_body_limits_match_the_app_small_everywhere_large_only_for_uploads() -> 
     assert not re.search(r"proxy_request_buffering\s+off;", server)
     assert re.search(r"^\s*client_body_buffer_size\s+1m;", upload, re.MULTILINE)
     assert re.search(r"^\s*limit_conn\s+securestore_per_address\s+\d+;", server, re.MULTILINE)
+    # Over a connection limit the client is told to slow down, not that the site is down.
+    assert re.search(r"^limit_conn_status\s+429;", text, re.MULTILINE)
     for header in ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"):
         assert re.search(rf"^\s*proxy_set_header\s+{header}\s", text, re.MULTILINE), header
