@@ -141,6 +141,20 @@ class NamesExhaustedError(ConflictError):
     message = "You have too many files with this name; rename this one."
 
 
+class NameTakenError(ConflictError):
+    """A file or folder of that name is already in that folder (one name, one thing)."""
+
+    code = "name_taken"
+    message = "Something of that name is already in that folder; pick another name."
+
+
+class InvalidMoveError(ConflictError):
+    """A folder cannot move into itself or into one of its own subfolders."""
+
+    code = "invalid_move"
+    message = "A folder cannot be moved into itself or one of its subfolders."
+
+
 class TooLargeError(SecureStoreError):
     """The upload is larger than this server accepts."""
 

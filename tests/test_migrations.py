@@ -81,8 +81,8 @@ def test_models_round_trip_with_aware_utc_times(empty_database: str, s3: Any) ->
         assert abs((utcnow() - stored.created_at).total_seconds()) < 60
         duplicate = StoredFile(
             owner_id=user.id,
-            name="a.txt",
-            key="alice/other",
+            name="other.txt",
+            key="alice/a.txt",
             size=1,
             content_type="text/plain",
             sha256="0" * 64,

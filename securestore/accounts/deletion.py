@@ -34,7 +34,7 @@ from securestore.errors import (
 )
 from securestore.extensions import db
 from securestore.files import lifecycle
-from securestore.files.models import StoredFile
+from securestore.files.models import Folder, StoredFile
 from securestore.quotas.models import UploadReservation
 from securestore.shares.models import ShareLink
 from securestore.tokens.models import PersonalAccessToken
@@ -120,6 +120,7 @@ def _forget(user: User) -> None:
     for model in (PersonalAccessToken, RecoveryCode, UploadReservation):
         db.session.execute(delete(model).where(model.user_id == user.id))
     db.session.execute(delete(ShareLink).where(ShareLink.owner_id == user.id))
+    db.session.execute(delete(Folder).where(Folder.owner_id == user.id))
     db.session.execute(update(AuditEvent).where(AuditEvent.user_id == user.id).values(user_id=None))
     for column in (Invitation.created_by_id, Invitation.used_by_id):
         db.session.execute(update(Invitation).where(column == user.id).values({column: None}))

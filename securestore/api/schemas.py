@@ -24,7 +24,13 @@ class ErrorSchema(ma.Schema):
 
 class FileSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
-    name = ma.fields.String(required=True, metadata={"description": "Unique per user."})
+    name = ma.fields.String(required=True, metadata={"description": "Unique in its folder."})
+    folder_id = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "Null at the root."}
+    )
+    path = ma.fields.String(
+        required=True, metadata={"description": "Below the user's root: `docs/2026/report.pdf`."}
+    )
     size = ma.fields.Integer(required=True, metadata={"description": "Bytes."})
     sha256 = ma.fields.String(required=True, metadata={"description": "Hex digest."})
     content_type = ma.fields.String(required=True)
@@ -48,11 +54,89 @@ class FileListQuerySchema(ma.Schema):
     )
     q = ma.fields.String(metadata={"description": "Only names containing this (any case)."})
     order = ma.fields.String(load_default="newest", validate=ma.validate.OneOf(list(ORDERS)))
+    folder_id = ma.fields.Integer(
+        metadata={"description": "List this folder's files; omitted: the root's."}
+    )
+    recursive = ma.fields.Boolean(
+        load_default=False, metadata={"description": "Every folder's files (a search with `q`)."}
+    )
 
 
 class UploadQuerySchema(ma.Schema):
     name = ma.fields.String(
         metadata={"description": "The file name, required for a raw (non-multipart) body."}
+    )
+    folder_id = ma.fields.Integer(metadata={"description": "Upload into this folder."})
+    path = ma.fields.String(
+        metadata={
+            "description": "Upload to this path below the root (`a/b/c.txt`), creating missing"
+            " folders; its last part is the file's name."
+        }
+    )
+    on_conflict = ma.fields.String(
+        load_default="rename",
+        validate=ma.validate.OneOf(["rename", "replace"]),
+        metadata={
+            "description": "A name already used: `rename` stores `name (2)`, `replace` gives"
+            " that file the new content and keeps the old one as a version."
+        },
+    )
+
+
+class FileChangeSchema(ma.Schema):
+    name = ma.fields.String(metadata={"description": "The new name."})
+    folder_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Move into this folder; null: the root."}
+    )
+
+
+class FolderSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    parent_id = ma.fields.Integer(required=True, allow_none=True)
+    path = ma.fields.String(required=True, metadata={"description": "Below the root: `docs/2026`."})
+    created_at = ma.fields.DateTime(required=True)
+
+
+class FolderCreateSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    parent_id = ma.fields.Integer(allow_none=True, load_default=None)
+
+
+class FolderChangeSchema(ma.Schema):
+    name = ma.fields.String()
+    parent_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Move under this folder; null: the root."}
+    )
+
+
+class FolderListQuerySchema(ma.Schema):
+    parent_id = ma.fields.Integer(metadata={"description": "Omitted: the root's subfolders."})
+    cursor = ma.fields.String(metadata={"description": "`next_cursor` of the previous page."})
+    limit = ma.fields.Integer(
+        load_default=DEFAULT_PAGE_SIZE, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE)
+    )
+
+
+class FolderPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(FolderSchema), required=True)
+    next_cursor = ma.fields.String(required=True, allow_none=True)
+
+
+class VersionSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    size = ma.fields.Integer(required=True)
+    sha256 = ma.fields.String(required=True)
+    created_at = ma.fields.DateTime(
+        required=True, metadata={"description": "When this content was uploaded."}
+    )
+
+
+class VersionListSchema(ma.Schema):
+    versions = ma.fields.List(
+        ma.fields.Nested(VersionSchema),
+        required=True,
+        metadata={"description": "Newest first; the current content is not one of them."},
     )
 
 

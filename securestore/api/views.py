@@ -24,8 +24,9 @@ from securestore.errors import (
     declared_errors,
     render_error,
 )
-from securestore.files import listing, service, streaming
+from securestore.files import folders, listing, service, streaming
 from securestore.files.models import StoredFile
+from securestore.files.naming import split_path
 from securestore.files.responses import download_response, export_response
 from securestore.health.checks import detailed_caller, health_report
 from securestore.quotas import service as quotas
@@ -110,15 +111,19 @@ READ = (*AUTH_ERRORS, ScopeError)
 @token_required("read")
 @bp.arguments(schemas.FileListQuerySchema, location="query")
 @bp.response(200, schemas.FilePageSchema)
-@errors(listing.list_page, *READ, http=[422])
+@errors(listing.list_page, folders.get_folder, *READ, http=[422])
 def list_files(query: dict[str, Any]) -> listing.FilePage:
-    """List the token user's files one page at a time, newest first unless `order` says."""
+    """List the files of a folder (the root by default) or, with `recursive`, of every
+    folder, one page at a time, newest first unless `order` says."""
+    user = current_api_user()
     return listing.list_page(
-        current_api_user(),
+        user,
         cursor=query.get("cursor"),
         limit=query["limit"],
         name_filter=query.get("q"),
         order=query["order"],
+        folder=folders.folder_or_root(user, query.get("folder_id")),
+        recursive=query["recursive"],
     )
 
 
@@ -142,33 +147,45 @@ def list_files(query: dict[str, Any]) -> listing.FilePage:
         },
     }
 )
-@errors(service.store_single_upload, service.store_upload, ValidationError, *READ, http=[413, 422])
+@errors(
+    service.store_single_upload,
+    service.store_upload,
+    folders.ensure_path,
+    ValidationError,
+    *READ,
+    http=[413, 422],
+)
 def upload(query: dict[str, Any]) -> tuple[StoredFile, dict[str, str]]:
     """Store one file: multipart field `file`, or the raw body named by `?name=`.
 
-    The bytes stream to storage as the browser upload does; a taken name gets ` (N)`.
+    The bytes stream to storage as the browser upload does; a taken name gets ` (N)` unless
+    `on_conflict=replace`. `folder_id` or `path` say where it goes (the root by default).
     """
     user = current_api_user()
+    folder = folders.folder_or_root(user, query.get("folder_id"))
+    name = query.get("name")
+    if query.get("path"):
+        *parents, name = split_path(query["path"])
+        folder = folders.ensure_path(user, folder, parents)
+    target = service.Target(folder=folder, replace=query["on_conflict"] == "replace")
     if request.mimetype == "multipart/form-data":
-        files = _file_parts(query.get("name"))
-        record = service.store_single_upload(user, files, address=request.remote_addr)
+        files = _file_parts(name, forced=bool(query.get("path")))
+        record = service.store_single_upload(user, files, target, address=request.remote_addr)
     else:
         incoming = service.Incoming(
-            _required_name(query.get("name")),
-            request.stream,
-            request.mimetype,
-            request.content_length,
+            _required_name(name), request.stream, request.mimetype, request.content_length
         )
-        record = service.store_upload(user, incoming, address=request.remote_addr)
+        record = service.store_upload(user, incoming, target, address=request.remote_addr)
     return record, {"Location": url_for("api.get_file", file_id=record.id)}
 
 
-def _file_parts(fallback_name: str | None) -> Iterator[service.Incoming]:
-    """The `file` parts of a multipart body as they arrive (nothing spooled to disk)."""
+def _file_parts(name: str | None, *, forced: bool) -> Iterator[service.Incoming]:
+    """The `file` parts of a multipart body as they arrive (nothing spooled to disk), named
+    by their filename (`name` when they have none, or always when `forced`)."""
     for part in streaming.request_parts(request):
         if isinstance(part, streaming.FilePart) and part.name == streaming.FILE_FIELD:
-            name = _required_name(part.filename or fallback_name)
-            yield service.Incoming(name, part.stream, part.content_type, part.declared_size)
+            chosen = _required_name(name if forced else part.filename or name)
+            yield service.Incoming(chosen, part.stream, part.content_type, part.declared_size)
 
 
 def _required_name(name: str | None) -> str:

@@ -44,11 +44,19 @@ def sync_command(ignore_backoff: bool) -> None:
         if report.waiting_deletions or report.accounts_forgotten
         else ""
     )
+    tree = (
+        f"; moves repaired {report.moves_repaired}, files moved {report.files_moved},"
+        f" versions copied {report.versions_copied} (failed {report.versions_failed}),"
+        f" folders purged {report.folders_purged}"
+        if report.moves_repaired or report.files_moved or report.versions_copied
+        or report.versions_failed or report.folders_purged
+        else ""
+    )  # fmt: skip
     click.echo(
         f"copied {report.copied}, failed {report.failed}, purged {report.purged}"
-        f" (purge errors {report.purge_errors}){renewed}; {_state_counts()}{accounts}"
+        f" (purge errors {report.purge_errors}){renewed}; {_state_counts()}{accounts}{tree}"
     )
-    if report.failed or report.purge_errors or report.renew_errors:
+    if report.failed or report.purge_errors or report.renew_errors or report.versions_failed:
         raise SystemExit(1)
 
 

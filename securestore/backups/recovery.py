@@ -1,7 +1,8 @@
 """`backup restore`: rebuild a user's records and primary objects from the backup bucket alone.
 
 Each backup copy carries `owner`, `filename` (percent-encoded) and `sha256` metadata, and sits
-under the same `username/name` key as its primary. That is all it takes to recreate a row, so
+under the same `username/path` key as its primary. That is all it takes to recreate a row
+(and the folders of its path), so
 a lost database, a lost primary bucket, or both, can be recovered. Keys that already have a
 row are left alone, which makes restore safe to run again and to run after restoring an older
 database dump (it adds only what the dump lacks).
@@ -24,7 +25,7 @@ from werkzeug.security import generate_password_hash
 from securestore.auth.models import User
 from securestore.auth.service import find_user, validate_username
 from securestore.extensions import db, storage
-from securestore.files import lifecycle
+from securestore.files import folders, lifecycle
 from securestore.files.models import BackupState, StoredFile
 from securestore.storage.types import ListedObject, ObjectVersion
 
@@ -84,13 +85,16 @@ def _backup_copies(prefix: str) -> list[tuple[ListedObject, str | None]]:
 def _restore_file(user: User, item: ListedObject, version_id: str | None) -> None:
     bucket = storage.backup_bucket
     info = storage.head(item.key, bucket=bucket, version_id=version_id)
-    name = unquote(info.metadata.get("filename", "")) or item.key.split("/", 1)[1]
+    *parents, tail = item.key.split("/")[1:]
+    name = unquote(info.metadata.get("filename", "")) or tail
+    folder = folders.ensure_path(user, None, parents)
     sha256 = info.metadata.get("sha256") or storage.sha256(
         item.key, bucket=bucket, version_id=version_id
     )
     lifecycle.recover(
         StoredFile(
             owner_id=user.id,
+            folder_id=None if folder is None else folder.id,
             name=name,
             key=item.key,
             size=item.size,

@@ -16,7 +16,7 @@ from sqlalchemy import Select, func, or_, select
 from securestore.accounts import deletion
 from securestore.db_types import utcnow
 from securestore.extensions import db, storage
-from securestore.files import lifecycle
+from securestore.files import lifecycle, moves, organize, versions
 from securestore.files.models import BackupState, StoredFile
 from securestore.quotas import service as quotas
 from securestore.shares import service as shares
@@ -35,6 +35,11 @@ class SyncReport:
     waiting_deletions: int = 0
     accounts_forgotten: int = 0
     share_links_forgotten: int = 0
+    moves_repaired: int = 0
+    files_moved: int = 0
+    versions_copied: int = 0
+    versions_failed: int = 0
+    folders_purged: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,15 +57,18 @@ class BackupCounts:
 def sync(*, now: datetime | None = None, ignore_backoff: bool = False) -> SyncReport:
     """Copy every live file whose backup is due, renew locks running low, purge expired deletes.
 
-    Then the files of deleted accounts that waited for their backup are deleted, the
-    accounts nothing is left of are forgotten (`accounts.deletion`), and the share links of
-    purged files go.
+    First, moves a crash interrupted are finished or undone and files a folder move left
+    behind are moved (`files.moves`). Then the files of deleted accounts that waited for
+    their backup are deleted, the accounts nothing is left of are forgotten
+    (`accounts.deletion`), and the share links of purged files go.
 
     Locks are renewed for every file that still has a row, deleted ones within retention too,
     once less than `BACKUP_LOCK_DAYS` is left, so no copy is ever less protected than that.
     """
     now = now or utcnow()
     report = SyncReport()
+    report.moves_repaired = moves.repair_pending()
+    report.files_moved = moves.settle_misplaced()
     for file_id in db.session.scalars(_due_query(now, ignore_backoff)).all():
         if not lifecycle.claim(file_id, now=now):
             continue  # another run has it, or finished it since the query
@@ -80,8 +88,10 @@ def sync(*, now: datetime | None = None, ignore_backoff: bool = False) -> SyncRe
                 report.renewed += 1
             else:
                 report.renew_errors += 1
+    report.versions_copied, report.versions_failed = versions.sync_pending()
     report.waiting_deletions = deletion.finish_deletions()
     report.purged, report.purge_errors = lifecycle.purge_expired(now)
+    report.folders_purged = organize.purge_deleted_folders(now)
     report.accounts_forgotten = deletion.forget_deleted()
     report.share_links_forgotten = shares.forget_orphans()  # links of purged files
     quotas.expire_reservations()  # room held by uploads that crashed

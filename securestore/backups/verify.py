@@ -23,7 +23,7 @@ from securestore.auth.models import User
 from securestore.db_types import utcnow
 from securestore.errors import StorageError
 from securestore.extensions import db, storage
-from securestore.files import lifecycle
+from securestore.files import lifecycle, moves, versions
 from securestore.files.copies import UNLOCKED, Copy, find_copy, protection_problem
 from securestore.files.models import BackupState, StoredFile
 from securestore.storage.types import ListedObject
@@ -78,6 +78,8 @@ def verify(
     not a list of missing files.
     """
     report = VerifyReport()
+    if repair:
+        moves.repair_pending()  # a move a crash interrupted: finished or undone first
     prefix = f"{user.username}/" if user else ""
     # Listed before the rows are read, so an upload finishing meanwhile is not an orphan.
     primary_objects = list(storage.list_objects(storage.primary_bucket, prefix=prefix))
@@ -91,6 +93,9 @@ def verify(
             _verify_file(record, report, deep=deep, repair=repair)
         db.session.commit()
     live_keys, all_keys = _known_keys(user)
+    # Versions sit outside users' prefixes (listed only in a whole-bucket check).
+    live_keys |= versions.version_keys(user)
+    all_keys |= versions.version_keys(user)
     orphans = [(storage.primary_bucket, o) for o in primary_objects if o.key not in live_keys]
     orphans += [(storage.backup_bucket, o) for o in backup_objects if o.key not in all_keys]
     _report_orphans(orphans, report, delete_orphans, utcnow() - orphan_min_age)

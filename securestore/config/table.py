@@ -216,6 +216,12 @@ SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
         whole_number, shown_default="1 MiB (`1048576`)",
     ),
     Setting(
+        "MAX_VERSIONS", "10",
+        "earlier contents kept per file when an upload replaces it (each with its backup copy, "
+        "counted in the owner's usage); the oldest beyond this are deleted",
+        whole_number,
+    ),
+    Setting(
         "MAX_FILES_PER_REQUEST", "100",
         "files one upload request may carry; the next one stops the request (413, the files "
         "before it are kept)",

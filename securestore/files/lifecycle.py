@@ -2,9 +2,11 @@
 
     register ──> (backup copy: copy_to_backup, retried by `backup sync` under a claim)
        │          (renew_lock: `backup sync` keeps a locked copy locked, see below)
+       ├──> replaced           a new content at the same key (`files.versions` keeps the old)
        ├──> discard            an upload undone: both copies and the row, for real
        └──> soft_delete ──> restore | purge_expired
     recover                    a file known only from its backup copy (`backup restore`)
+    (a move to another key: `files.moves`, journaled)
 
 Each step is one transaction and commits it itself; callers call a step with nothing of
 their own pending in the session. The order of writes inside a step is what keeps data safe:
@@ -40,7 +42,7 @@ from securestore.errors import (
 )
 from securestore.extensions import db, storage
 from securestore.files.copies import backup_copy
-from securestore.files.models import BackupState, StoredFile
+from securestore.files.models import BackupState, FileVersion, PendingMove, StoredFile
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,25 @@ def register(record: StoredFile) -> StoredFile:
         db.session.rollback()
         log.error("could not record s3://%s/%s: %s", storage.primary_bucket, record.key, error)
         _delete_copies(record.key, "no database row")
+        raise DatabaseError() from error
+    return record
+
+
+@raises(DatabaseError)
+def replaced(record: StoredFile) -> StoredFile:
+    """Save a file whose object now holds a new content, after trying its new backup copy.
+
+    The caller has kept the old content as a version and set the row's size, hash and type.
+    """
+    record.backup_state = BackupState.PENDING
+    record.backup_attempts = 0
+    copy_to_backup(record)
+    try:
+        db.session.commit()
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        log.error("could not record the new content of s3://%s/%s: %s",
+                  storage.primary_bucket, record.key, error)  # fmt: skip
         raise DatabaseError() from error
     return record
 
@@ -286,8 +307,9 @@ def recover(record: StoredFile, *, version_id: str | None = None) -> StoredFile:
 def purge_expired(now: datetime) -> tuple[int, int]:
     """Forget deleted files past `BACKUP_RETENTION_DAYS`; return (purged, copies kept).
 
-    The row goes first, with a conditional DELETE, so of two concurrent runs only one purges
-    a file and a user's restore that lands first wins. A backup copy that cannot be deleted
+    The row goes first (with its versions' rows and any move journal), with a conditional
+    DELETE, so of two concurrent runs only one purges a file and a user's restore that lands
+    first wins. The versions' objects go with the file's backup copy. A copy that cannot be deleted
     afterwards is an orphan that `backup verify` reports, never a row without its object.
     With a lock mode the copy is not deleted but tagged: the bucket's lifecycle rules give it
     a delete marker and expire it once its lock runs out.
@@ -298,12 +320,19 @@ def purge_expired(now: datetime) -> tuple[int, int]:
     ).all()
     purged = kept = 0
     for file_id, key in expired:
+        version_keys = list(db.session.scalars(
+            select(FileVersion.key).where(FileVersion.file_id == file_id)))  # fmt: skip
         result = db.session.execute(
             delete(StoredFile).where(StoredFile.id == file_id, StoredFile.deleted_at <= cutoff)
         )
-        db.session.commit()
         if result.rowcount != 1:  # type: ignore[attr-defined]
+            db.session.rollback()
             continue
+        for model in (FileVersion, PendingMove):
+            db.session.execute(delete(model).where(model.file_id == file_id))
+        db.session.commit()
+        for version_key in version_keys:
+            _delete_copies(version_key, "version of a purged file")
         try:
             forget_backup_copy(key)
         except StorageError:

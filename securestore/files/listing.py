@@ -21,7 +21,7 @@ from securestore.db_types import MAX_ID
 from securestore.errors import ValidationError, raises
 from securestore.extensions import db
 from securestore.files import search
-from securestore.files.models import StoredFile
+from securestore.files.models import Folder, StoredFile
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,11 @@ def list_page(
     limit: int = 50,
     name_filter: str | None = None,
     order: str = "newest",
+    folder: Folder | None = None,
+    recursive: bool = False,
 ) -> FilePage:
-    """Return one page of the user's files in `order`, optionally only names containing a text.
+    """Return one page of the files directly in `folder` (None: the root), or with `recursive`
+    of every folder, in `order`, optionally only names containing a text.
 
     Keyset pagination: the cursor holds the last row's sort key and id, so every page costs
     the same however many files come before it.
@@ -65,10 +68,10 @@ def list_page(
     key, descending = ORDERS[order]
     # The sort key is selected too: the cursor then holds the database's own value of it
     # (SQLite's lower() folds only ASCII, Python's folds all of Unicode).
-    query = select(StoredFile, key).where(_owned_and_named(user, name_filter))
+    query = select(StoredFile, key).where(_selected(user, name_filter, folder, recursive))
     if cursor:
         position = tuple_(key, StoredFile.id)
-        after = _decode_cursor(cursor, order)
+        after = decode_cursor(cursor, order)
         query = query.where(position < after if descending else position > after)
     directions = (key.desc(), StoredFile.id.desc()) if descending else (key, StoredFile.id)
     rows = db.session.execute(query.order_by(*directions).limit(limit + 1)).all()
@@ -76,24 +79,37 @@ def list_page(
     if len(rows) <= limit:
         return FilePage(items, None)
     last_record, last_key = rows[limit - 1]
-    return FilePage(items, _encode_cursor(order, last_key, last_record.id))
+    return FilePage(items, encode_cursor(order, last_key, last_record.id))
 
 
 @raises(ValidationError)
-def count_files(user: User, name_filter: str | None = None, *, up_to: int) -> int:
-    """Count the user's files (those whose name contains `name_filter`, when given).
+def count_files(
+    user: User,
+    name_filter: str | None = None,
+    *,
+    up_to: int,
+    folder: Folder | None = None,
+    recursive: bool = False,
+) -> int:
+    """Count the files `list_page` would list (those whose name contains `name_filter`).
 
     Counting stops after `up_to` + 1 files, so its cost is bounded however many files the
     user has: a result above `up_to` means "more than `up_to`". A rare name filter would still
     read every name, so the trigram index picks the candidates (see `files.search`).
     """
-    query = select(StoredFile.id).where(_owned_and_named(user, name_filter))
+    query = select(StoredFile.id).where(_selected(user, name_filter, folder, recursive))
     matching = search.prefiltered(query, name_filter).limit(up_to + 1).subquery()
     return db.session.scalar(select(func.count()).select_from(matching)) or 0
 
 
-def _owned_and_named(user: User, name_filter: str | None) -> ColumnElement[bool]:
+def _selected(
+    user: User, name_filter: str | None, folder: Folder | None, recursive: bool
+) -> ColumnElement[bool]:
     condition = (StoredFile.owner_id == user.id) & StoredFile.live()
+    if not recursive:
+        condition = condition & (
+            StoredFile.folder_id.is_(None) if folder is None else StoredFile.folder_id == folder.id
+        )
     if name_filter:
         if "\x00" in name_filter:
             # No stored name holds one (names are cleaned of control characters), and
@@ -104,13 +120,13 @@ def _owned_and_named(user: User, name_filter: str | None) -> ColumnElement[bool]
     return condition
 
 
-def _encode_cursor(order: str, key: Any, last_id: int) -> str:
+def encode_cursor(order: str, key: Any, last_id: int) -> str:
     value = key.isoformat() if isinstance(key, datetime) else key
     raw = json.dumps([order, value, last_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
+def decode_cursor(cursor: str, order: str) -> tuple[Any, int]:
     stale = ValidationError("This page link is out of date; go back to the first page.")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))

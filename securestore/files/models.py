@@ -1,4 +1,12 @@
-"""The `StoredFile` model: one row per file, live or deleted within the backup retention."""
+"""The file tree's rows: folders, files (live or deleted within the retention), versions, and
+the journal of moves in progress.
+
+A file's object key is always its current path, `<username>/<folder path>/<name>`, in both
+buckets, so either bucket alone is a readable copy of every user's tree. Older contents of a
+file live outside every user's prefix (`VERSION_PREFIX`), keyed by file and not by path: a
+listing of a user's prefix (what `backup restore` reads) sees current contents only, and a
+move never has to carry the versions along.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +40,45 @@ class BackupState(enum.StrEnum):
     FAILED = "failed"
 
 
+# Older contents of files: `.versions/<username>/<file id>/<random>`. A username never starts
+# with a dot, so no user's prefix can hold these keys.
+VERSION_PREFIX = ".versions/"
+# `<username>/` plus a path of at most `naming.MAX_PATH_BYTES`.
+KEY_LENGTH = 1100
+
+
+class Folder(db.Model):  # type: ignore[name-defined,misc]
+    """A folder of a user's tree: a row only (S3 has no folders; empty ones need no object).
+
+    `path` is the folder's full path below the user's root (`docs/2026`), kept with the row so
+    a file's key is one string join away, and unique per owner among live and deleted folders
+    alike: a deleted folder's tree still holds its keys until it is purged or restored.
+    """
+
+    __tablename__ = "folders"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "path", name="uq_folders_owner_path"),
+        Index("ix_folders_owner_parent_name", "owner_id", "parent_id", "name"),
+        Index("ix_folders_deleted_at", "deleted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def audit_label(self) -> str:
+        """How audit events name this folder."""
+        return f"folder {self.id}: {self.path}"
+
+    def __repr__(self) -> str:
+        return f"<Folder {self.owner_id}:{self.path}>"
+
+
 class StoredFile(db.Model):  # type: ignore[name-defined,misc]
     """A user's file. The row is written only after its object exists in the primary bucket.
 
@@ -42,7 +89,10 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "stored_files"
     __table_args__ = (
-        UniqueConstraint("owner_id", "name", name="uq_stored_files_owner_name"),
+        # Names are unique per folder through `key` (the path), which is unique.
+        Index("ix_stored_files_folder_name", "owner_id", "folder_id", "name"),
+        Index("ix_stored_files_folder_created", "owner_id", "folder_id", "created_at", "id"),
+        Index("ix_stored_files_folder_size", "owner_id", "folder_id", "size", "id"),
         # Pages walk this index in either direction (keyset on created_at, id); carrying the
         # name lets a name filter be checked in the index without reading each row.
         Index("ix_stored_files_owner_created_name", "owner_id", "created_at", "id", "name"),
@@ -55,8 +105,10 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # NULL: the user's root.
+    folder_id: Mapped[int | None] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
-    key: Mapped[str] = mapped_column(String(300), unique=True)
+    key: Mapped[str] = mapped_column(String(KEY_LENGTH), unique=True)
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
@@ -88,6 +140,12 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     owner: Mapped[User] = relationship()
+    folder: Mapped[Folder | None] = relationship()
+
+    @property
+    def path(self) -> str:
+        """The file's path below its owner's root (`docs/2026/report.pdf`): its key's tail."""
+        return self.key.split("/", 1)[1]
 
     @classmethod
     def live(cls) -> ColumnElement[bool]:
@@ -103,6 +161,42 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
         return f"<StoredFile {self.key}>"
 
 
+class FileVersion(db.Model):  # type: ignore[name-defined,misc]
+    """An earlier content of a file, kept (with its backup copy) when a newer one replaced it.
+
+    Its object sits under `VERSION_PREFIX` in both buckets; `backed_up_at` is NULL until the
+    backup copy exists (`backup sync` retries it). Versions count in their owner's usage.
+    """
+
+    __tablename__ = "file_versions"
+    __table_args__ = (Index("ix_file_versions_file_created", "file_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("stored_files.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(KEY_LENGTH), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    # When this content was uploaded (it became a version later).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    backed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PendingMove(db.Model):  # type: ignore[name-defined,misc]
+    """A file being moved from one key to another: written before the first copy, deleted
+    after the old key is gone, so a crash in between is finished or undone (`files.moves`)."""
+
+    __tablename__ = "pending_moves"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_id: Mapped[int] = mapped_column(
+        ForeignKey("stored_files.id", ondelete="CASCADE"), unique=True
+    )
+    from_key: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    to_key: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 # list_page's case-insensitive name orders walk this index, in either direction; an expression
 # index needs the mapped columns, so it is declared after the class.
 Index(
@@ -110,6 +204,21 @@ Index(
     StoredFile.owner_id,
     func.lower(StoredFile.name),
     StoredFile.id,
+)
+# ... and these, within one folder.
+Index(
+    "ix_stored_files_folder_lower_name",
+    StoredFile.owner_id,
+    StoredFile.folder_id,
+    func.lower(StoredFile.name),
+    StoredFile.id,
+)
+Index(
+    "ix_folders_owner_parent_lower_name",
+    Folder.owner_id,
+    Folder.parent_id,
+    func.lower(Folder.name),
+    Folder.id,
 )
 # Name filters have a trigram index too, a different one per database and outside the models
 # (neither can be declared here): see securestore/files/search.py.

@@ -12,6 +12,8 @@ import unicodedata
 from securestore.errors import ValidationError
 
 MAX_NAME_BYTES = 255
+# A path below the user's root (folders and the name) holds at most this many bytes.
+MAX_PATH_BYTES = 1024
 # Bidirectional overrides can make "evil‮fdp.exe" display as "evilexe.pdf".
 _BIDI_CONTROLS = dict.fromkeys(
     map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -48,11 +50,38 @@ def split_extension(name: str) -> tuple[str, str]:
     return stem, "." + ext
 
 
-def object_key(username: str, name: str) -> str:
-    """Build the S3 key `<username>/<name>` for a cleaned name."""
+def object_key(username: str, name: str, folder_path: str | None = None) -> str:
+    """Build the S3 key `<username>/<folder path>/<name>` for a cleaned name.
+
+    Raises `ValidationError` when the path would pass `MAX_PATH_BYTES`.
+    """
     if "/" in name or "\\" in name or name.startswith("."):
         raise ValueError("object_key takes a cleaned file name")
-    return f"{username}/{name}"
+    path = join_path(folder_path, name)
+    if len(path.encode()) > MAX_PATH_BYTES:
+        raise ValidationError(
+            f"That path is longer than {MAX_PATH_BYTES} bytes; use shorter folder names."
+        )
+    return f"{username}/{path}"
+
+
+def join_path(folder_path: str | None, name: str) -> str:
+    """The path of `name` inside the folder at `folder_path` (None: the root)."""
+    return f"{folder_path}/{name}" if folder_path else name
+
+
+def split_path(raw: str) -> list[str]:
+    """Clean each segment of a relative path (`docs/2026/report.pdf`); the last is the file.
+
+    Empty segments and `.` are skipped; `..` is refused rather than resolved, so a path can
+    never point outside the folder it is relative to.
+    """
+    segments = [part for part in raw.replace("\\", "/").split("/") if part not in ("", ".")]
+    if ".." in segments:
+        raise ValidationError("A path cannot contain `..`.")
+    if not segments:
+        raise ValidationError("The path names no file.")
+    return [clean_filename(part) for part in segments]
 
 
 def _fit(stem: str, suffix: str) -> str:

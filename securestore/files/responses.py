@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from securestore.auth.models import User
 from securestore.files import service
 from securestore.files.export import export_files
-from securestore.files.models import StoredFile
+from securestore.files.models import FileVersion, StoredFile
 from securestore.formatting import content_disposition, media_type
 from securestore.storage.types import ObjectStream
 
@@ -25,6 +25,18 @@ def download_response(record: StoredFile, address: str | None) -> BaseResponse:
         return redirect(service.download_url(record, address=address), code=302)
     span = requested_span(record)
     return file_response(record, span, service.open_download(record, span, address=address))
+
+
+def version_response(record: StoredFile, version: FileVersion, address: str | None) -> Response:
+    """Send one earlier content of the file, as `download_response` sends the current one."""
+    content = StoredFile(
+        name=record.name, size=version.size, content_type=version.content_type,
+        sha256=version.sha256,
+    )  # fmt: skip
+    span = requested_span(content)
+    return file_response(
+        content, span, service.open_version_download(record, version, span, address=address)
+    )
 
 
 def file_response(

@@ -18,7 +18,7 @@ from sqlalchemy import or_, select, update
 
 from securestore.audit import service as audit
 from securestore.auth.models import User
-from securestore.db_types import MAX_ID
+from securestore.db_types import MAX_ID, utcnow
 from securestore.errors import (
     BackupDamagedError,
     BackupNotReadyError,
@@ -34,9 +34,9 @@ from securestore.errors import (
     raises,
 )
 from securestore.extensions import db, storage
-from securestore.files import lifecycle
+from securestore.files import folders, lifecycle, versions
 from securestore.files.copies import backup_copy
-from securestore.files.models import BackupState, StoredFile
+from securestore.files.models import BackupState, FileVersion, Folder, StoredFile
 from securestore.files.naming import clean_filename, numbered_name, object_key, split_extension
 from securestore.files.search import like_escaped
 from securestore.formatting import content_disposition, human_size, media_type
@@ -63,6 +63,17 @@ class Incoming:
     declared_size: int | None
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where an upload goes: a folder (None: the root), and whether it may replace a file of
+    the same name there (keeping the old content as a version) instead of taking `name (N)`."""
+
+    folder: Folder | None = None
+    replace: bool = False
+
+
+ROOT = Target()
+
 UPLOAD_ERRORS = (
     ValidationError,
     QuotaExceededError,
@@ -86,11 +97,15 @@ def get_file(user: User, file_id: int) -> StoredFile:
 
 
 @raises(*UPLOAD_ERRORS)
-def store_upload(user: User, incoming: Incoming, *, address: str | None) -> StoredFile:
-    """Store one uploaded file under a name the user does not have yet, then back it up.
+def store_upload(
+    user: User, incoming: Incoming, target: Target = ROOT, *, address: str | None
+) -> StoredFile:
+    """Store one uploaded file in the target folder, then back it up.
 
     Clean the name, take the room it needs in the quota, write the object, register it. A
-    taken name gets the next free `name (N)`; existing files are never overwritten. A file
+    taken name gets the next free `name (N)`; existing files are never overwritten, except
+    for a `replace` target: a live file of that name then gets the new content, and its old
+    one is kept as a version (`files.versions`). A file
     over the account's upload limit (413) or its quota (507) is refused before a byte is
     stored when its size is declared, else as soon as it passes the limit. The upload
     succeeds even when the backup copy fails: the file is then `pending` until `backup
@@ -105,11 +120,16 @@ def store_upload(user: User, incoming: Incoming, *, address: str | None) -> Stor
     size = incoming.declared_size if incoming.declared_size is not None else room
     reservation = quotas.reserve(user, size) if size is not None else None
     max_bytes = limit if room is None else min(limit, room)
+    folder = target.folder
+    current = _live_file(user, folder, name) if target.replace else None
     try:
-        name, stored = _write_object(user, name, incoming.stream, content_type, max_bytes)
+        if current is not None:
+            return _replace(current, incoming.stream, content_type, max_bytes, address)
+        name, stored = _write_object(user, folder, name, incoming.stream, content_type, max_bytes)
         record = lifecycle.register(
             StoredFile(
                 owner_id=user.id,
+                folder_id=None if folder is None else folder.id,
                 name=name,
                 key=stored.key,
                 size=stored.size,
@@ -130,18 +150,21 @@ def store_upload(user: User, incoming: Incoming, *, address: str | None) -> Stor
 
 @raises(*UPLOAD_ERRORS)
 def store_single_upload(
-    user: User, files: Iterator[Incoming], *, address: str | None
+    user: User, files: Iterator[Incoming], target: Target = ROOT, *, address: str | None
 ) -> StoredFile:
     """Store the one file of a request that must hold exactly one (the API's upload).
 
     Files arrive in body order, so a second one is seen only once the first is stored: the
-    first is then discarded for real (both copies and its row) and the request refused.
+    first is then discarded for real (both copies and its row) and the request refused. A
+    replacing upload is not undone that way, which would delete the file: it is kept and said.
     """
     first = next(files, None)
     if first is None:
         raise ValidationError("Send the file in the multipart field `file`.")
-    record = store_upload(user, first, address=address)
+    record = store_upload(user, first, target, address=address)
     if next(files, None) is not None:
+        if target.replace:
+            raise ValidationError("Send one file per request; only the first one was stored.")
         lifecycle.discard(record)
         raise ValidationError("Send one file per request; none of these was kept.")
     return record
@@ -155,6 +178,35 @@ def open_download(
     stream = read_object(record, span)
     audit.record("download", user=record.owner, address=address, detail=record.audit_label)
     return stream
+
+
+@raises(StorageError)
+def open_version_download(
+    record: StoredFile, version: FileVersion, span: tuple[int, int] | None, *, address: str | None
+) -> ObjectStream:
+    """Stream one earlier content of the file for a download; audited."""
+    stream = versions.open_version(version, span)
+    detail = f"{record.audit_label} (version {version.id})"
+    audit.record("download", user=record.owner, address=address, detail=detail)
+    return stream
+
+
+@raises(NotFoundError, StorageError, DatabaseError)
+def restore_version(
+    user: User, file_id: int, version_id: int, *, address: str | None
+) -> StoredFile:
+    """Make an earlier content current again; the one it replaces becomes a version.
+
+    Usage does not change (both contents were counted before and still are), so no room
+    is reserved.
+    """
+    record = get_file(user, file_id)
+    version = versions.get_version(record, version_id)
+    versions.make_current(record, version)
+    versions.prune(record)
+    detail = f"{record.audit_label} (version {version_id})"
+    audit.record("version_restore", user=user, address=address, detail=detail)
+    return record
 
 
 @raises(StorageError)
@@ -220,8 +272,38 @@ def restore_file(user: User, file_id: int, *, address: str | None) -> StoredFile
     return record
 
 
+def _live_file(user: User, folder: Folder | None, name: str) -> StoredFile | None:
+    key = object_key(user.username, name, folders.path_of(folder))
+    return db.session.scalar(select(StoredFile).where(StoredFile.key == key, StoredFile.live()))
+
+
+def _replace(
+    record: StoredFile, stream: IO[bytes], content_type: str, max_bytes: int, address: str | None
+) -> StoredFile:
+    """Give `record` the uploaded content, keeping the old one as a version first."""
+    version = versions.keep_current(record)
+    try:
+        stored = storage.upload(
+            record.key, stream, content_type=content_type, max_bytes=max_bytes, replace=True
+        )
+    except BaseException:
+        versions.forget([version])  # the file still holds that content
+        raise
+    record.size, record.sha256, record.content_type = stored.size, stored.sha256, content_type
+    record.created_at = utcnow()
+    lifecycle.replaced(record)
+    versions.prune(record)
+    audit.record("replace", user=record.owner, address=address, detail=record.audit_label)
+    return record
+
+
 def _write_object(
-    user: User, name: str, stream: IO[bytes], content_type: str, max_bytes: int
+    user: User,
+    folder: Folder | None,
+    name: str,
+    stream: IO[bytes],
+    content_type: str,
+    max_bytes: int,
 ) -> tuple[str, StoredObject]:
     """Write the bytes under the first free `name (N)`; return that name and what was stored.
 
@@ -230,8 +312,8 @@ def _write_object(
     """
     taken: set[str] = set()
     while True:
-        candidate = _free_name(user, name, taken)
-        key = object_key(user.username, candidate)
+        candidate = _free_name(user, folder, name, taken)
+        key = object_key(user.username, candidate, folders.path_of(folder))
         if storage.exists(key):
             # An object with no row (an orphan) holds the key: skip it before reading a byte,
             # which keeps a streamed (unseekable) upload able to take the next name.
@@ -247,8 +329,8 @@ def _write_object(
             taken.add(candidate)
 
 
-def _free_name(user: User, name: str, taken: set[str]) -> str:
-    """The first of `name`, `name (2)`, `name (3)` ... that no row of the user holds.
+def _free_name(user: User, folder: Folder | None, name: str, taken: set[str]) -> str:
+    """The first of `name`, `name (2)`, `name (3)` ... that no file or folder in `folder` holds.
 
     One query reads every name of that family, so crowded names cost the same as fresh ones;
     a numbered name shortened to fit 255 bytes falls outside the family's pattern, so the
@@ -256,10 +338,14 @@ def _free_name(user: User, name: str, taken: set[str]) -> str:
     """
     stem, extension = split_extension(name)
     family = like_escaped(stem) + " (%)" + like_escaped(extension)
+    in_folder = (
+        StoredFile.folder_id.is_(None) if folder is None else StoredFile.folder_id == folder.id
+    )
     held = set(
         db.session.scalars(
             select(StoredFile.name).where(
                 StoredFile.owner_id == user.id,
+                in_folder,
                 or_(StoredFile.name == name, StoredFile.name.like(family, escape="\\")),
             )
         )
@@ -268,12 +354,7 @@ def _free_name(user: User, name: str, taken: set[str]) -> str:
         candidate = name if number == 1 else numbered_name(name, number)
         if candidate in taken or candidate in held:
             continue
-        exists = db.session.scalar(
-            select(StoredFile.id).where(
-                StoredFile.owner_id == user.id, StoredFile.name == candidate
-            )
-        )
-        if exists is None:
+        if not folders.name_taken(user, folder, candidate):
             return candidate
         held.add(candidate)
     raise NamesExhaustedError(f"You have too many files named {name!r}; rename this one.")

@@ -1,6 +1,7 @@
 """What an account may store: its quota, its largest upload, its usage, and reservations.
 
-Usage is computed from the database (every live file's size), never by listing buckets. An
+Usage is computed from the database (every live file's size and its versions' sizes), never
+by listing buckets. An
 upload takes its room *before* its first byte (`reserve`): one transaction locks the
 account's row, adds usage and the other uploads' reservations, and records its own only if
 everything fits. Concurrent uploads of one account therefore queue on that row lock and
@@ -15,14 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, union_all, update
 
 from securestore import formatting
 from securestore.auth.models import User
 from securestore.db_types import utcnow
 from securestore.errors import QuotaExceededError, ValidationError
 from securestore.extensions import db
-from securestore.files.models import StoredFile
+from securestore.files.models import FileVersion, StoredFile
 from securestore.formatting import human_size
 from securestore.quotas.models import UploadReservation
 
@@ -55,18 +56,27 @@ def upload_limit_of(user: User) -> int:
 
 
 def usage_of(user: User) -> int:
-    """Bytes the account is charged for: its live files (Recently deleted ones are free)."""
+    """Bytes the account is charged for: its live files and their versions (Recently deleted
+    ones are free)."""
     return usage_by_owner([user.id]).get(user.id, 0)
 
 
 def usage_by_owner(owner_ids: list[int]) -> dict[int, int]:
     """The usage (as `usage_of` counts it) of each of these accounts, in one query."""
-    query = (
-        select(StoredFile.owner_id, func.sum(StoredFile.size))
-        .where(StoredFile.owner_id.in_(owner_ids), StoredFile.live())
-        .group_by(StoredFile.owner_id)
-    )
+    charged = _charged(StoredFile.owner_id.in_(owner_ids))
+    query = select(charged.c.owner_id, func.sum(charged.c.size)).group_by(charged.c.owner_id)
     return {owner: int(used) for owner, used in db.session.execute(query)}
+
+
+def _charged(owners: Any) -> Any:
+    """The sizes of the live files of `owners` and of those files' versions, with owners."""
+    files = select(StoredFile.owner_id, StoredFile.size).where(owners, StoredFile.live())
+    kept = (
+        select(StoredFile.owner_id, FileVersion.size)
+        .join(StoredFile, FileVersion.file_id == StoredFile.id)
+        .where(owners, StoredFile.live())
+    )
+    return union_all(files, kept).subquery()
 
 
 def room_of(user: User) -> int | None:
@@ -91,11 +101,8 @@ def reserve(user: User, size: int) -> int | None:
     with db.engine.begin() as connection:
         # Writing the row takes the account's lock until this transaction ends.
         connection.execute(update(users).where(users.c.id == user.id).values(id=users.c.id))
-        used = connection.scalar(
-            select(func.coalesce(func.sum(StoredFile.size), 0)).where(
-                StoredFile.owner_id == user.id, StoredFile.live()
-            )
-        )
+        charged = _charged(StoredFile.owner_id == user.id)
+        used = connection.scalar(select(func.coalesce(func.sum(charged.c.size), 0)))
         held = connection.scalar(_reserved_query(user.id, now))
         if int(used or 0) + int(held or 0) + size > quota:
             raise QuotaExceededError(

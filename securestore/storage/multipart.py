@@ -40,11 +40,13 @@ def put_multipart(
     max_bytes: int,
     concurrency: int,
     encryption: dict[str, str],
+    replace: bool = False,
 ) -> StoredObject:
     """Upload `first` (a full part already read) and the rest of `stream` as one object.
 
-    Completes with `If-None-Match: *`, so an object that appeared at `key` meanwhile is never
-    replaced (`ObjectExistsError`); more than `max_bytes` raises `TooLargeError` at once.
+    Completes with `If-None-Match: *` unless `replace`, so an object that appeared at `key`
+    meanwhile is never replaced (`ObjectExistsError`); more than `max_bytes` raises
+    `TooLargeError` at once.
     `encryption` holds the `ServerSideEncryption` arguments, given once for the whole object.
     """
     with translated("start upload", bucket, key):
@@ -73,13 +75,14 @@ def put_multipart(
             buffer = sender.free_buffer(len(first))
             filled = fill(stream, buffer)
         parts = sender.finish()
+        condition = {} if replace else {"IfNoneMatch": "*"}
         with translated("finish upload", bucket, key):
             client.complete_multipart_upload(
                 Bucket=bucket,
                 Key=key,
                 UploadId=upload_id,
                 MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
-                IfNoneMatch="*",
+                **condition,  # type: ignore[arg-type]
             )
     except BaseException:
         sender.cancel()

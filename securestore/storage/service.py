@@ -140,9 +140,16 @@ class S3Storage:
         return self._settings.encryption[bucket]
 
     def upload(
-        self, key: str, stream: IO[bytes], *, content_type: str, max_bytes: int
+        self,
+        key: str,
+        stream: IO[bytes],
+        *,
+        content_type: str,
+        max_bytes: int,
+        replace: bool = False,
     ) -> StoredObject:
-        """Write `stream` to the primary bucket under `key`, never replacing an existing object.
+        """Write `stream` to the primary bucket under `key`, never replacing an existing object
+        unless `replace` says so (a new content of an existing file).
 
         Hashes the bytes on the way (SHA-256) and lets S3 verify them: a small body goes in one
         PUT checked against that SHA-256; larger ones as a multipart upload of `S3_PART_BYTES`
@@ -157,7 +164,8 @@ class S3Storage:
         if filled > max_bytes:
             raise TooLargeError()
         if filled < len(buffer):
-            return self._put_single(key, bytes(memoryview(buffer)[:filled]), content_type)
+            body = bytes(memoryview(buffer)[:filled])
+            return self._put_single(key, body, content_type, replace=replace)
         return put_multipart(
             self.client,
             self.primary_bucket,
@@ -168,6 +176,7 @@ class S3Storage:
             max_bytes=max_bytes,
             concurrency=self._settings.concurrency,
             encryption=self.encryption(self.primary_bucket),
+            replace=replace,
         )
 
     def exists(self, key: str) -> bool:
@@ -179,8 +188,11 @@ class S3Storage:
             return False
         return True
 
-    def _put_single(self, key: str, body: bytes, content_type: str) -> StoredObject:
+    def _put_single(
+        self, key: str, body: bytes, content_type: str, *, replace: bool
+    ) -> StoredObject:
         digest = hashlib.sha256(body)
+        condition = {} if replace else {"IfNoneMatch": "*"}
         with translated("upload", self.primary_bucket, key):
             self.client.put_object(
                 Bucket=self.primary_bucket,
@@ -188,7 +200,7 @@ class S3Storage:
                 Body=body,
                 ContentType=content_type,
                 ChecksumSHA256=base64.b64encode(digest.digest()).decode("ascii"),
-                IfNoneMatch="*",
+                **condition,  # type: ignore[arg-type]
                 **self.encryption(self.primary_bucket),  # type: ignore[arg-type]
             )
         return StoredObject(key=key, size=len(body), sha256=digest.hexdigest())
@@ -236,6 +248,36 @@ class S3Storage:
             self.client, source, self.primary_bucket, key, size=size, arguments=arguments,
             action="restore",
         )  # fmt: skip
+
+    def copy_within(
+        self,
+        bucket: str,
+        source_key: str,
+        key: str,
+        *,
+        size: int,
+        content_type: str,
+        metadata: Mapping[str, str],
+        version_id: str | None = None,
+        locked_until: datetime | None = None,
+    ) -> str | None:
+        """Copy `source_key` (or one version of it) to `key` in the same bucket, inside S3.
+
+        For moves and versions. In the backup bucket with a lock mode the copy is locked until
+        `locked_until`, as `copy_to_backup` does. Returns the version written.
+        """
+        source = {"Bucket": bucket, "Key": source_key}
+        if version_id is not None:
+            source["VersionId"] = version_id
+        written = server_side_copy(
+            self.client, source, bucket, key, size=size,
+            arguments=self._copy_arguments(bucket, content_type, metadata), action="copy",
+        )  # fmt: skip
+        if bucket == self.backup_bucket and self.lock_mode is not None and locked_until:
+            if written is None:
+                raise StorageError(detail=f"s3://{bucket}/{key}: no version to lock")
+            self.extend_lock(key, written, locked_until)
+        return written
 
     def _copy_arguments(
         self, bucket: str, content_type: str, metadata: Mapping[str, str]

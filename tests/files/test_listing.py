@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -194,7 +196,9 @@ def test_name_pages_walk_the_lower_name_index_without_sorting(
             plan = " ".join(
                 str(row[-1]) for row in connection.exec_driver_sql(explain + statement, parameters)
             )
-    assert "ix_stored_files_owner_lower_name" in plan
+    # The root's own index, or (PostgreSQL, which filters `folder_id IS NULL` on the way) the
+    # owner's: either serves the page in order.
+    assert re.search(r"ix_stored_files_(folder|owner)_lower_name", plan)
     assert "TEMP B-TREE" not in plan and "Sort" not in plan
 
 
@@ -215,7 +219,7 @@ def test_the_files_page_shows_a_next_link_that_leads_to_the_older_files(
     with QueryCounter(engine) as counter:
         first = client.get("/files/").get_data(as_text=True)
     # The session's user, the page, the total and the storage used: nothing per file.
-    assert len(counter.statements) <= 4
+    assert len(counter.statements) <= 5  # user, files, count, usage, subfolders
     assert "doc 59.txt" in first and "doc 10.txt" in first and "doc 09.txt" not in first
     next_link = first.split('data-load-more href="')[1].split('"')[0].replace("&amp;", "&")
     second = client.get(next_link).get_data(as_text=True)
