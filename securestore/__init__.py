@@ -25,6 +25,7 @@ from securestore.auth.views import bp as auth_bp
 from securestore.backups.cli import backup
 from securestore.extensions import csrf, db, login_manager, migrate, storage
 from securestore.files.icons import file_icon
+from securestore.files.tree_views import bp as tree_bp
 from securestore.files.views import bp as files_bp
 from securestore.formatting import exact_time, human_size, relative_time
 from securestore.health.views import bp as health_bp
@@ -116,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
     """Mount the browser, health and API blueprints and the front page."""
     app.register_blueprint(auth_bp)
     app.register_blueprint(files_bp)
+    app.register_blueprint(tree_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(tokens_bp)
     app.register_blueprint(admin_bp)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, func, or_, select, tuple_, union_all
 from sqlalchemy.exc import IntegrityError
 
 from securestore.audit import service as audit
@@ -62,14 +62,17 @@ def require_free(user: User, parent: Folder | None, name: str) -> None:
 
 
 def name_taken(user: User, parent: Folder | None, name: str) -> bool:
-    """Whether a file or folder (live or in Recently deleted) holds `name` in `parent`."""
+    """Whether a file or folder (live or in Recently deleted) holds `name` in `parent`.
+
+    One query: an upload asks this for every name it tries.
+    """
     key = object_key(user.username, name, path_of(parent))
     path = join_path(path_of(parent), name)
-    file_id = db.session.scalar(select(StoredFile.id).where(StoredFile.key == key))
-    folder_id = db.session.scalar(
-        select(Folder.id).where(Folder.owner_id == user.id, Folder.path == path)
+    holders = union_all(
+        select(StoredFile.id).where(StoredFile.key == key),
+        select(Folder.id).where(Folder.owner_id == user.id, Folder.path == path),
     )
-    return file_id is not None or folder_id is not None
+    return db.session.execute(holders.limit(1)).first() is not None
 
 
 @raises(NotFoundError, NameTakenError, ValidationError)

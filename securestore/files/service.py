@@ -242,16 +242,6 @@ def delete_file(user: User, file_id: int, *, address: str | None) -> StoredFile:
     return record
 
 
-def list_deleted(user: User) -> list[StoredFile]:
-    """Return the user's deleted files that can still be restored, most recent first."""
-    query = (
-        select(StoredFile)
-        .where(StoredFile.owner_id == user.id, StoredFile.deleted_at.is_not(None))
-        .order_by(StoredFile.deleted_at.desc(), StoredFile.id.desc())
-    )
-    return list(db.session.scalars(query))
-
-
 def retention() -> timedelta:
     """How long a deleted file stays restorable (`BACKUP_RETENTION_DAYS`)."""
     return timedelta(days=current_app.config["BACKUP_RETENTION_DAYS"])

@@ -25,8 +25,9 @@ from securestore.errors import (
     wants_json,
 )
 from securestore.extensions import csrf
-from securestore.files import listing, service, streaming
+from securestore.files import folders, listing, organize, service, streaming
 from securestore.files.models import StoredFile
+from securestore.files.naming import split_path
 from securestore.files.responses import download_response, export_response
 from securestore.quotas import service as quotas
 from securestore.request_limits import accepts_uploads
@@ -88,11 +89,15 @@ def upload() -> ResponseReturnValue:
     try:
         for item in streaming.protected_files(request):
             try:
+                # Resolved once the CSRF token checked out: a path may create folders.
+                target, name = upload_target(item.filename)
                 incoming = service.Incoming(
-                    item.filename, item.stream, item.content_type, item.declared_size
+                    name, item.stream, item.content_type, item.declared_size
                 )
                 stored.append(
-                    service.store_upload(current_user, incoming, address=request.remote_addr)
+                    service.store_upload(
+                        current_user, incoming, target, address=request.remote_addr
+                    )
                 )
             except TooLargeError:
                 raise
@@ -115,6 +120,18 @@ def upload() -> ResponseReturnValue:
         context = {**listing_context(), **usage_context()}
         return render_template("files/index.html", refused=refused, **context), status
     return redirect(url_for("files.index"), code=303)
+
+
+def upload_target(filename: str) -> tuple[service.Target, str]:
+    """Where a file of the upload goes, and under which name: into `?folder_id=` (the root
+    by default), or to `?path=` below it (a folder upload's relative path; folders on the way
+    are created)."""
+    folder = folders.folder_or_root(current_user, request.args.get("folder_id", type=int))
+    path = request.args.get("path")
+    if not path:
+        return service.Target(folder), filename
+    *parents, name = split_path(path)
+    return service.Target(folders.ensure_path(current_user, folder, parents)), name
 
 
 @bp.get("/<id:file_id>/download")
@@ -147,10 +164,10 @@ def export() -> ResponseReturnValue:
 
 @bp.get("/deleted")
 def deleted() -> str:
-    """Show the user's deleted files that can still be restored, and until when."""
+    """Show the user's deleted files and folders that can still be restored, and until when."""
     return render_template(
         "files/deleted.html",
-        files=service.list_deleted(current_user),
+        entries=organize.list_deleted(current_user),
         retention=service.retention(),
     )
 
@@ -164,23 +181,44 @@ def restore(file_id: int) -> ResponseReturnValue:
 
 
 def listing_context() -> dict[str, Any]:
-    """Read the list's order, filter and page from the query string and fetch that page."""
+    """Read the folder, order, filter and page from the query string and fetch that page.
+
+    `all=1` with a filter searches every folder (each hit then shows its folder).
+    """
     order = request.args.get("order", "newest")
     name_filter = request.args.get("q", "").strip()[:255]
+    folder = folders.folder_or_root(current_user, request.args.get("folder", type=int))
+    recursive = bool(name_filter) and request.args.get("all") == "1"
     page = listing.list_page(
         current_user,
         cursor=request.args.get("cursor") or None,
         limit=PAGE_SIZE,
         name_filter=name_filter or None,
         order=order,
+        folder=folder,
+        recursive=recursive,
     )
+    first_page = not request.args.get("cursor")
     return {
+        "folder": folder,
+        "breadcrumb": folders.ancestors(folder),
+        "recursive": recursive,
+        # Subfolders above the first page of files; a search across folders lists files only.
+        "subfolders": (
+            folders.list_page(current_user, folder).items if first_page and not name_filter else []
+        ),
         "page": page,
         "order": order,
         "name_filter": name_filter,
         "descending": listing.ORDERS[order][1],
-        "first_page": not request.args.get("cursor"),
-        "total": listing.count_files(current_user, name_filter or None, up_to=COUNT_LIMIT),
+        "first_page": first_page,
+        "total": listing.count_files(
+            current_user,
+            name_filter or None,
+            up_to=COUNT_LIMIT,
+            folder=folder,
+            recursive=recursive,
+        ),
         "count_limit": COUNT_LIMIT,
         "sort_links": sort_links(order),
     }
@@ -208,6 +246,7 @@ def file_json(record: StoredFile) -> dict[str, Any]:
     return {
         "id": record.id,
         "name": record.name,
+        "path": record.path,
         "size": record.size,
         "backup_state": record.backup_state.value,
     }

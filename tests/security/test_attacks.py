@@ -28,7 +28,7 @@ from securestore.auth.models import User
 from securestore.auth.views import safe_next_path
 from securestore.errors import ValidationError
 from securestore.extensions import db
-from securestore.files.models import StoredFile
+from securestore.files.models import FileVersion, StoredFile
 from securestore.files.naming import clean_filename, numbered_name, object_key
 from securestore.tokens.models import PersonalAccessToken
 from tests.api.conftest import bearer, issue_token
@@ -314,6 +314,8 @@ ARGUMENTS: dict[str, int | str] = {
     "user_id": 1,
     "invitation_id": 1,
     "share_id": 1,
+    "folder_id": 1,
+    "version_id": 1,
     "token": "no-such-invitation-or-share-link",
 }
 
@@ -354,11 +356,22 @@ def test_no_route_with_an_id_serves_another_users_object(app: Flask, s3: Any) ->
     shared = alice.post(
         "/api/v1/shares", json={"file_id": file_id}, headers=bearer(alice_token)
     ).get_json()
+    folder = alice.post(
+        "/api/v1/folders", json={"name": "private"}, headers=bearer(alice_token)
+    ).get_json()
+    alice.post(  # a second content of secret.txt: the first becomes a version
+        "/api/v1/files?name=secret.txt&on_conflict=replace",
+        data=b"alice's secret, edited",
+        content_type="application/octet-stream",
+        headers=bearer(alice_token),
+    )
     with app.app_context():
         ids = {
             **ARGUMENTS,
             "file_id": file_id,
             "share_id": shared["id"],
+            "folder_id": folder["id"],
+            "version_id": db.session.scalar(db.select(FileVersion.id)),
             "token_id": db.session.scalar(db.select(PersonalAccessToken.id)),
             "user_id": db.session.scalar(db.select(User.id).where(User.username == "alice")),
         }
@@ -374,8 +387,11 @@ def test_no_route_with_an_id_serves_another_users_object(app: Flask, s3: Any) ->
         )
         assert response.status_code == 404, (rule, method, response.status_code)
         assert b"alice's secret" not in response.get_data()
-    assert bucket_keys(s3, PRIMARY) == ["alice/secret.txt"]
-    assert alice.get(f"/files/{ids['file_id']}/download").get_data() == b"alice's secret"
+    assert [key for key in bucket_keys(s3, PRIMARY) if key.startswith("alice/")] == [
+        "alice/secret.txt"
+    ]
+    assert alice.get(f"/files/{ids['file_id']}/download").get_data() == b"alice's secret, edited"
+    assert alice.get("/api/v1/folders", headers=bearer(alice_token)).get_json()["items"] == [folder]
     assert alice.get("/api/v1/files", headers=bearer(alice_token)).status_code == 200
     listed = alice.get("/api/v1/shares", headers=bearer(alice_token)).get_json()["items"]
     assert [link["id"] for link in listed] == [shared["id"]]  # not revoked by mallory

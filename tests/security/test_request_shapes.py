@@ -120,6 +120,8 @@ def test_ids_past_64_bits_answer_404_on_every_route(
         "token_id": 2**63,
         "user_id": 2**63,
         "invitation_id": 2**63,
+        "folder_id": 2**63,
+        "version_id": 2**63,
     }
     checked = 0
     for rule, method, arguments in routes(app, {"GET", "POST", "DELETE"}):

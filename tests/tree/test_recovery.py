@@ -53,7 +53,9 @@ def test_a_move_that_crashed_between_copy_and_switch_is_undone(
     assert tree.keys(PRIMARY) == tree.keys(BACKUP) == both  # copied, not switched
     assert journal(tree) == [(both[1], both[0])]
 
-    repaired = tree.app.test_cli_runner().invoke(args=["backup", "verify", "--repair"])
+    repaired = tree.app.test_cli_runner().invoke(
+        args=["backup", "verify", "--repair", "--user", tree.username]
+    )
     assert repaired.exit_code == 0, repaired.output
     assert tree.keys(PRIMARY) == tree.keys(BACKUP) == [f"{tree.username}/old.txt"]
     assert journal(tree) == []

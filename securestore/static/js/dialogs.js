@@ -6,6 +6,8 @@ export function initDeleteDialog(listing, modalElement) {
   const modal = window.bootstrap.Modal.getOrCreateInstance(modalElement);
   const form = document.getElementById("delete-form");
   const name = document.getElementById("delete-name");
+  const question = document.getElementById("delete-question");
+  const inside = document.getElementById("delete-inside");
   let trigger = null;
 
   listing.addEventListener("click", (event) => {
@@ -14,6 +16,9 @@ export function initDeleteDialog(listing, modalElement) {
       event.preventDefault();
       form.action = link.dataset.deleteUrl;
       name.textContent = link.dataset.fileName;
+      const folder = link.dataset.kind === "folder";
+      question.textContent = folder ? "Delete this folder?" : "Delete this file?";
+      inside.hidden = !folder;
       modal.show(link);
     }
   });

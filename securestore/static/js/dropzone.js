@@ -11,7 +11,10 @@ function readEntries(reader) {
 
 async function collect(entry, files) {
   if (entry.isFile) {
-    files.push(await new Promise((resolve, reject) => { entry.file(resolve, reject); }));
+    const file = await new Promise((resolve, reject) => { entry.file(resolve, reject); });
+    // The entry's path ("/trip/day1/photo.jpg") is the file's place in the dropped tree.
+    Object.defineProperty(file, "relativePath", { value: entry.fullPath.replace(/^\//, "") });
+    files.push(file);
   } else if (entry.isDirectory) {
     const reader = entry.createReader();
     let batch;

@@ -21,8 +21,22 @@ function errorMessage(status, answer, maxSize) {
   return "The server could not store this file (error " + status + "). Try again later.";
 }
 
-/* Answer a createTransport() that posts to the upload form's action with its CSRF token. */
-export function formTransport(form) {
+/* Where one file goes: the form's action (the folder shown), plus the file's path inside a
+   dropped or chosen folder, and whether it replaces a file of the same name. */
+function uploadUrl(form, upload, replace) {
+  const url = new URL(form.action, window.location.href);
+  if (upload.label.includes("/")) {
+    url.searchParams.set("path", upload.label);
+  }
+  if (replace && replace.checked) {
+    url.searchParams.set("on_conflict", "replace");
+  }
+  return url;
+}
+
+/* Answer a createTransport() that posts to the upload form's action with its CSRF token;
+   `replace` is the "replace files of the same name" checkbox. */
+export function formTransport(form, replace) {
   const csrfToken = form.elements.namedItem("csrf_token").value;
 
   return function createTransport() {
@@ -44,7 +58,7 @@ export function formTransport(form) {
 
     return {
       start(upload, callbacks) {
-        xhr.open("POST", form.action);
+        xhr.open("POST", uploadUrl(form, upload, replace));
         xhr.setRequestHeader("Accept", "application/json");
         xhr.responseType = "json";
         xhr.upload.addEventListener("progress", (event) => {

@@ -9,7 +9,7 @@ const FILTER_DELAY_MS = 250;
 
 /* Wire the list's links and the filter box; the answer's scheduleRefresh() is for whoever
    changed the files (a finished upload), and coalesces calls that come close together. */
-export function initListing({ listing, status, filterForm, filterInput }) {
+export function initListing({ listing, status, filterForm, filterInput, allFolders }) {
   // The sort order and the filter, kept in the address bar so a reload shows the same list.
   const view = new URLSearchParams(window.location.search);
   let listingRequest = 0;
@@ -18,7 +18,7 @@ export function initListing({ listing, status, filterForm, filterInput }) {
 
   function listingUrl(extra) {
     const url = new URL(listing.dataset.listingUrl, window.location.href);
-    for (const name of ["order", "q"]) {
+    for (const name of ["order", "q", "folder", "all"]) {
       if (view.get(name)) {
         url.searchParams.set(name, view.get(name));
       }
@@ -144,6 +144,14 @@ export function initListing({ listing, status, filterForm, filterInput }) {
       refreshListing();
       filterInput.focus();
     }
+  });
+  allFolders.addEventListener("change", () => {
+    if (allFolders.checked) {
+      view.set("all", "1");
+    } else {
+      view.delete("all");
+    }
+    refreshListing();
   });
   filterInput.addEventListener("input", () => {
     window.clearTimeout(filterTimer);

@@ -5,6 +5,7 @@ import { initDropZone } from "./dropzone.js";
 import { enhance } from "./enhance.js";
 import { formTransport } from "./form-transport.js";
 import { initListing } from "./listing.js";
+import { initMoves } from "./moves.js";
 import { initPickers } from "./pickers.js";
 import { uploadQueue } from "./uploads.js";
 
@@ -16,8 +17,16 @@ function main(form, listing) {
     status: byId("listing-status"),
     filterForm: byId("filter-form"),
     filterInput: byId("filter"),
+    allFolders: byId("search-all"),
   });
   initDeleteDialog(listing, byId("delete-modal"));
+  initMoves({
+    listing: listing,
+    breadcrumb: document.querySelector('[data-testid="breadcrumb"]'),
+    csrfToken: form.elements.namedItem("csrf_token").value,
+    status: byId("listing-status"),
+    onMoved: fileList.scheduleRefresh,
+  });
 
   const pickFile = document.querySelector('[data-pick="file"]');
   const uploads = uploadQueue({
@@ -28,7 +37,7 @@ function main(form, listing) {
     status: byId("upload-status"),
     pickButton: pickFile,
     limits: form.dataset,
-    createTransport: formTransport(form),
+    createTransport: formTransport(form, byId("replace")),
     onStored: fileList.scheduleRefresh,
   });
   initPickers({

@@ -41,7 +41,8 @@ export function uploadQueue({ panel, list, summary, clearButton, status, pickBut
     }
     panel.hidden = false;
     for (const file of files) {
-      const upload = { file: file, label: file.webkitRelativePath || file.name,
+      // A folder's file carries its path inside that folder, which the server keeps.
+      const upload = { file: file, label: file.relativePath || file.webkitRelativePath || file.name,
         state: "queued", transport: null };
       upload.row = uploadRow(upload.label, file.size, () => { cancelOrDismiss(upload); });
       uploads.push(upload);
