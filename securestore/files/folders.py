@@ -95,13 +95,23 @@ def ensure_path(user: User, base: Folder | None, names: list[str]) -> Folder | N
     folder = base
     for name in names:
         path = join_path(path_of(folder), name)
-        existing = db.session.scalar(
-            select(Folder).where(Folder.owner_id == user.id, Folder.path == path)
-        )
-        if existing is not None and existing.deleted_at is not None:
+        existing = _folder_at(user, path)
+        if existing is None:
+            try:
+                existing = _add_folder(user, folder, name)
+            except NameTakenError:
+                # A parallel upload of the same tree may have just created it: use that one.
+                existing = _folder_at(user, path)
+                if existing is None:
+                    raise
+        if existing.deleted_at is not None:
             raise NameTakenError(f"{path!r} is a deleted folder: restore it or pick another name.")
-        folder = existing or _add_folder(user, folder, name)
+        folder = existing
     return folder
+
+
+def _folder_at(user: User, path: str) -> Folder | None:
+    return db.session.scalar(select(Folder).where(Folder.owner_id == user.id, Folder.path == path))
 
 
 def _add_folder(user: User, parent: Folder | None, name: str) -> Folder:

@@ -125,13 +125,14 @@ def upload() -> ResponseReturnValue:
 def upload_target(filename: str) -> tuple[service.Target, str]:
     """Where a file of the upload goes, and under which name: into `?folder_id=` (the root
     by default), or to `?path=` below it (a folder upload's relative path; folders on the way
-    are created)."""
+    are created); `?on_conflict=replace` replaces a file of that name, keeping a version."""
     folder = folders.folder_or_root(current_user, request.args.get("folder_id", type=int))
+    replace = request.args.get("on_conflict") == "replace"
     path = request.args.get("path")
     if not path:
-        return service.Target(folder), filename
+        return service.Target(folder, replace), filename
     *parents, name = split_path(path)
-    return service.Target(folders.ensure_path(current_user, folder, parents)), name
+    return service.Target(folders.ensure_path(current_user, folder, parents), replace), name
 
 
 @bp.get("/<id:file_id>/download")

@@ -126,6 +126,21 @@ class Browsing:
             payload,
         )
 
+    def drag(self, source: Any, target: Any) -> None:
+        """Drag one element onto another with the events (and the one DataTransfer) of a
+        mouse drag: dragstart on the source, then dragenter, dragover and drop on the target."""
+        source.evaluate(
+            """(source, target) => {
+              const transfer = new DataTransfer();
+              const fire = (element, type) => element.dispatchEvent(new DragEvent(type, {
+                bubbles: true, cancelable: true, dataTransfer: transfer }));
+              fire(source, "dragstart");
+              for (const type of ["dragenter", "dragover", "drop"]) { fire(target, type); }
+              fire(source, "dragend");
+            }""",
+            target.element_handle(),
+        )
+
     def throttle_uploads(self, bytes_per_second: int) -> None:
         """Slow this page's uploads down with Chromium's network emulation (-1: full speed)."""
         if self._devtools is None:
@@ -335,7 +350,10 @@ def test_a_phone_in_dark_mode_reaches_every_action(browsing: Browsing, tmp_path:
     page.locator("#folder").set_input_files(folder)
     expect(browsing.upload_row("trip/receipt.jpg")).to_have_attribute("data-state", "done")
     expect(browsing.upload_row("trip/tickets/train.pdf")).to_have_attribute("data-state", "done")
-    expect(page.locator("#file-rows tr")).to_have_count(2)
+    # The folder keeps its tree: the top level shows "trip", which holds the rest.
+    page.locator("#folder-rows").get_by_role("link", name="trip", exact=True).click()
+    expect(page.locator("#folder-rows tr")).to_have_count(1)
+    expect(page.locator("#file-rows tr")).to_have_count(1)
     row = browsing.file_row("receipt.jpg")
     expect(row).to_be_visible()
     actions = [
@@ -445,4 +463,60 @@ def test_a_share_link_with_a_password_and_a_limit_dies_at_its_limit(
     row = page.locator("tr[data-share-id]")
     expect(row).to_have_attribute("data-state", "exhausted")
     expect(row.get_by_test_id("share-downloads")).to_have_text("2 of 2")
+    assert browsing.problems == []
+
+
+def test_folders_a_folder_upload_a_drag_and_drop_move_and_a_version_restore(
+    browsing: Browsing, tmp_path: Path
+) -> None:
+    page = browsing.page
+    browsing.register("organizer")
+    page.get_by_label("New folder name").fill("Archive")
+    page.get_by_test_id("create-folder").click()
+    expect(page.get_by_role("heading", name="Archive")).to_be_visible()
+    expect(page.get_by_test_id("empty-state")).to_contain_text("This folder is empty")
+    page.get_by_test_id("breadcrumb").get_by_role("link", name="My files").click()
+
+    photos = tmp_path / "photos"
+    (photos / "2026").mkdir(parents=True)
+    (photos / "cover.jpg").write_bytes(b"\xff\xd8 cover")
+    (photos / "2026" / "beach.jpg").write_bytes(b"\xff\xd8 beach")
+    browsing.arrive_at_files()
+    expect(page.get_by_role("button", name="Choose a folder")).to_be_visible()
+    page.locator("#folder").set_input_files(photos)
+    expect(browsing.upload_row("photos/2026/beach.jpg")).to_have_attribute("data-state", "done")
+    expect(browsing.upload_row("photos/cover.jpg")).to_have_attribute("data-state", "done")
+    page.reload()
+    page.locator("#folder-rows").get_by_role("link", name="photos", exact=True).click()
+    page.locator("#folder-rows").get_by_role("link", name="2026", exact=True).click()
+    expect(page.get_by_test_id("breadcrumb")).to_contain_text("photos")
+    assert browsing.listed_names() == ["beach.jpg"]
+    page.get_by_test_id("breadcrumb").get_by_role("link", name="My files").click()
+    browsing.arrive_at_files()
+
+    browsing.drop(("notes.txt", b"first draft"))
+    expect(browsing.upload_row("notes.txt")).to_have_attribute("data-state", "done")
+    expect(browsing.file_row("notes.txt")).to_be_visible()
+    archive = page.locator("#folder-rows tr").filter(has_text="Archive")
+    browsing.drag(browsing.file_row("notes.txt"), archive)
+    expect(browsing.file_row("notes.txt")).to_have_count(0)
+    archive.get_by_role("link", name="Archive", exact=True).click()
+    expect(browsing.file_row("notes.txt")).to_be_visible()
+
+    page.get_by_test_id("replace").check()
+    browsing.drop(("notes.txt", b"second draft, longer"))
+    expect(browsing.upload_row("notes.txt")).to_have_attribute("data-state", "done")
+    page.reload()
+    assert browsing.listed_names() == ["notes.txt"]  # replaced, not "notes (2).txt"
+    browsing.file_row("notes.txt").get_by_role("link", name="Versions of notes.txt").click()
+    expect(page.locator("tr[data-version-id]")).to_have_count(1)
+    browsing.screenshot("09-versions")
+    page.get_by_test_id("restore-version").click()
+    expect(page.get_by_role("status").filter(has_text="Restored that version")).to_be_visible()
+    expect(page.locator("tr[data-version-id]")).to_have_count(1)  # the replaced content
+    page.get_by_role("link", name="its folder").click()
+    download = browsing.file_row("notes.txt").get_by_role("link", name="Download notes.txt")
+    answer = page.request.get(download.get_attribute("href") or "")
+    assert answer.body() == b"first draft"
+    browsing.screenshot("08-folders")
     assert browsing.problems == []

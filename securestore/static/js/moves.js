@@ -22,9 +22,8 @@ export function initMoves({ listing, breadcrumb, csrfToken, status, onMoved }) {
   });
 
   async function move(url, folderId) {
-    const body = new FormData();
-    body.append("csrf_token", csrfToken);
-    body.append("folder_id", folderId);
+    // A form-encoded body: multipart is for the upload routes only (anything else gets 415).
+    const body = new URLSearchParams({ csrf_token: csrfToken, folder_id: folderId });
     const response = await fetch(url, {
       method: "POST",
       body: body,
