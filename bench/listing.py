@@ -1,8 +1,10 @@
 """Listing latency at scale: one user with N files, on SQLite and on PostgreSQL.
 
-Times `files.listing.list_page` (one query each) for the first page and pages deep in the list
-(cursors collected by walking it) in every order, a rare and a common name filter (newest and
-name order), and `count_files` (the page shows the total), and reports p50/p95 in milliseconds.
+Half of the user's files are at the top level and half in 50 folders. Times
+`files.listing.list_page` (one query each) for the first page and pages deep in the top level's
+list (cursors collected by walking it) in every order, a rare and a common name filter searched
+across every folder (newest and name order), and `count_files` (the page shows the total), and
+reports p50/p95 in milliseconds.
 PostgreSQL is the server of `BENCH_DATABASE_URL` or `TEST_DATABASE_URL`, in a database of
 its own that is dropped afterwards; without either it is skipped.
 Run: python -m bench.listing [files]
@@ -30,7 +32,7 @@ from securestore import create_app
 from securestore.auth.models import User
 from securestore.extensions import db
 from securestore.files.listing import ORDERS, count_files, list_page
-from securestore.files.models import StoredFile
+from securestore.files.models import Folder, StoredFile
 from securestore.files.views import COUNT_LIMIT
 
 SAMPLES = 100
@@ -60,18 +62,26 @@ def _postgres_url() -> Iterator[str | None]:
         admin.dispose()
 
 
+FOLDERS = 50
+
+
 def _fill(files: int) -> None:
-    """One user with `files` files, plus a neighbour whose files must be skipped."""
+    """One user with `files` files (every other one in one of FOLDERS folders), plus a
+    neighbour whose files must be skipped."""
     owner, other = (
         User(username="many", password_hash="x"),
         User(username="other", password_hash="x"),
     )
     db.session.add_all([owner, other])
     db.session.flush()
+    folders = [Folder(owner_id=owner.id, name=f"f{n}", path=f"f{n}") for n in range(FOLDERS)]
+    db.session.add_all(folders)
+    db.session.flush()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     rows = [
         {
             "owner_id": owner.id if number % 10 else other.id,
+            "folder_id": folders[number % FOLDERS].id if number % 10 and number % 2 else None,
             "name": f"document {number:06d}.pdf",
             "key": f"u/{number}",
             "size": number,
@@ -142,10 +152,16 @@ def _measure_database(url: str, files: int, migrate: bool) -> dict[str, Any]:
         for kind, text in FILTERS.items():
             result[f"filter_{kind}"] = {
                 order: _percentiles(
-                    lambda t=text, o=order: list_page(user, name_filter=t, limit=PAGE, order=o)
+                    lambda t=text, o=order: list_page(
+                        user, name_filter=t, limit=PAGE, order=o, recursive=True
+                    )
                 )
                 for order in ("newest", "name")
-            } | {"count": _percentiles(lambda t=text: count_files(user, t, up_to=COUNT_LIMIT))}
+            } | {
+                "count": _percentiles(
+                    lambda t=text: count_files(user, t, up_to=COUNT_LIMIT, recursive=True)
+                )
+            }
         db.session.remove()
         db.engine.dispose()
     return result
