@@ -172,7 +172,13 @@ class HealthSchema(ma.Schema):
 
 
 class ShareCreateSchema(ma.Schema):
-    file_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    file_id = ma.fields.Integer(
+        validate=ma.validate.Range(min=1), metadata={"description": "Share this file, or:"}
+    )
+    folder_id = ma.fields.Integer(
+        validate=ma.validate.Range(min=1),
+        metadata={"description": "share this folder's files (one of the two)."},
+    )
     expires_in_days = ma.fields.Integer(
         metadata={"description": "1 to `SHARE_MAX_DAYS`; more is refused, not capped. Default 7."}
     )
@@ -186,7 +192,8 @@ class ShareCreateSchema(ma.Schema):
 
 class ShareSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
-    file_id = ma.fields.Integer(required=True)
+    file_id = ma.fields.Integer(required=True, allow_none=True)
+    folder_id = ma.fields.Integer(required=True, allow_none=True)
     created_at = ma.fields.DateTime(required=True)
     expires_at = ma.fields.DateTime(required=True, metadata={"description": "UTC."})
     max_downloads = ma.fields.Integer(required=True, allow_none=True)

@@ -22,9 +22,11 @@ SHARE_ID = "<id:share_id>"
 @bp.response(201, schemas.IssuedShareSchema)
 @errors(service.create_share, *READ, http=[422])
 def create_share(body: dict[str, Any]) -> dict[str, Any]:
-    """Create a link to one of the token user's files; its `url` is shown only here."""
+    """Create a link to one of the token user's files or folders; its `url` is shown only
+    here."""
     wanted = service.ShareRequest(
-        file_id=body["file_id"],
+        file_id=body.get("file_id"),
+        folder_id=body.get("folder_id"),
         expires_in_days=body.get("expires_in_days"),
         password=body.get("password"),
         max_downloads=body.get("max_downloads"),
@@ -57,6 +59,7 @@ def _fields(link: ShareLink) -> dict[str, Any]:
     return {
         "id": link.id,
         "file_id": link.file_id,
+        "folder_id": link.folder_id,
         "created_at": link.created_at,
         "expires_at": link.expires_at,
         "max_downloads": link.max_downloads,

@@ -3,7 +3,9 @@
 The archive is built while it is sent (zipstream-ng): entries are stored, not deflated
 (the bytes leave exactly as they were uploaded, and most files people keep are compressed
 already), ZIP64 records appear once the archive passes 4 GiB, and each file's object is
-opened only when the archive reaches it. Memory stays at one read buffer per download and
+opened only when the archive reaches it. Files are stored under their paths (`docs/2026/a.pdf`),
+so the archive unpacks into the user's tree; a shared folder's ZIP (`zip_of`) is built the
+same way, with paths below that folder. Memory stays at one read buffer per download and
 nothing touches the disk, whatever the total. Every size is known up front, so the response
 has a Content-Length and the browser shows real progress.
 """
@@ -37,35 +39,36 @@ class Export:
     chunks: Iterator[bytes]
 
 
-def archive_name(record: StoredFile) -> str:
-    """The file's name inside the archive."""
-    return record.name
-
-
 def export_files(user: User, *, address: str | None) -> Export:
-    """Build the user's export: each live file under its name, then `manifest.json`.
-
-    The manifest lists each file's name, size and SHA-256 as recorded at upload, so whoever
-    unpacks the archive can check every file against it.
-    """
+    """Build the user's export: each live file under its path, then `manifest.json`."""
     query = (
         select(StoredFile)
         .where(StoredFile.owner_id == user.id, StoredFile.live())
-        .order_by(StoredFile.name, StoredFile.id)
+        .order_by(StoredFile.key, StoredFile.id)
     )
     records = list(db.session.scalars(query))
-    archive = ZipStream(compress_type=ZIP_STORED, sized=True)
-    manifest = []
-    for record in records:
-        name = archive_name(record)
-        archive.add(_bytes_of(record), name, size=record.size)
-        manifest.append({"name": name, "size": record.size, "sha256": record.sha256})
-    archive.add(json.dumps({"files": manifest}, indent=2, ensure_ascii=False) + "\n", MANIFEST)
     total = sum(record.size for record in records)
     detail = f"{len(records)} file(s), {human_size(total)}"
     audit.record("export", user=user, address=address, detail=detail)
     stamp = utcnow().strftime("%Y-%m-%d")
-    return Export(f"securestore-{user.username}-{stamp}.zip", len(archive), iter(archive))
+    return zip_of(
+        [(record, record.path) for record in records], f"securestore-{user.username}-{stamp}.zip"
+    )
+
+
+def zip_of(entries: list[tuple[StoredFile, str]], filename: str) -> Export:
+    """A streamed ZIP of `entries` (each file under the name given with it) and a manifest.
+
+    The manifest lists each file's name, size and SHA-256 as recorded at upload, so whoever
+    unpacks the archive can check every file against it.
+    """
+    archive = ZipStream(compress_type=ZIP_STORED, sized=True)
+    manifest = []
+    for record, name in entries:
+        archive.add(_bytes_of(record), name, size=record.size)
+        manifest.append({"name": name, "size": record.size, "sha256": record.sha256})
+    archive.add(json.dumps({"files": manifest}, indent=2, ensure_ascii=False) + "\n", MANIFEST)
+    return Export(filename, len(archive), iter(archive))
 
 
 def _bytes_of(record: StoredFile) -> Iterator[bytes]:

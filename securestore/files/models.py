@@ -113,6 +113,9 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
     content_type: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When the current content was uploaded, once a replacing upload or a version restore
+    # gave the file a new one; NULL: at `created_at`.
+    modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     backup_state: Mapped[BackupState] = mapped_column(
         Enum(
             BackupState,
@@ -141,6 +144,11 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
 
     owner: Mapped[User] = relationship()
     folder: Mapped[Folder | None] = relationship()
+
+    @property
+    def content_at(self) -> datetime:
+        """When the current content was uploaded."""
+        return self.modified_at or self.created_at
 
     @property
     def path(self) -> str:

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from securestore.auth.models import User
 from securestore.files import service
-from securestore.files.export import export_files
+from securestore.files.export import Export, export_files
 from securestore.files.models import FileVersion, StoredFile
 from securestore.formatting import content_disposition, media_type
 from securestore.storage.types import ObjectStream
@@ -68,12 +68,16 @@ def file_response(
 
 
 def export_response(user: User, address: str | None) -> BaseResponse:
-    """Stream the user's export ZIP as an attachment, with its exact length.
+    """Stream the user's export ZIP as an attachment, with its exact length."""
+    return zip_response(export_files(user, address=address))
+
+
+def zip_response(export: Export) -> Response:
+    """Stream a ZIP (`files.export`) as an attachment, with its exact length.
 
     The request context stays open while it streams: each file is opened (and, when the
     primary is out, counted as read from its backup) only when the archive reaches it.
     """
-    export = export_files(user, address=address)
     response = Response(
         stream_with_context(export.chunks), mimetype="application/zip", direct_passthrough=True
     )

@@ -280,7 +280,7 @@ def _replace(
         versions.forget([version])  # the file still holds that content
         raise
     record.size, record.sha256, record.content_type = stored.size, stored.sha256, content_type
-    record.created_at = utcnow()
+    record.modified_at = utcnow()
     lifecycle.replaced(record)
     versions.prune(record)
     audit.record("replace", user=record.owner, address=address, detail=record.audit_label)

@@ -64,7 +64,7 @@ def keep_current(record: StoredFile) -> FileVersion:
         size=record.size,
         content_type=record.content_type,
         sha256=record.sha256,
-        created_at=record.created_at,
+        created_at=record.content_at,
     )
     db.session.add(version)
     db.session.commit()
@@ -114,7 +114,7 @@ def make_current(record: StoredFile, version: FileVersion) -> None:
         content_type=version.content_type, metadata={},
     )  # fmt: skip
     record.size, record.sha256 = version.size, version.sha256
-    record.content_type, record.created_at = version.content_type, utcnow()
+    record.content_type, record.modified_at = version.content_type, utcnow()
     lifecycle.replaced(record)
     forget([version])
 

@@ -1,7 +1,9 @@
 """The visitor's side of share links: open one, unlock it with its password, download.
 
 A link is dead (404, saying nothing of what it was) when it is unknown, expired, revoked,
-used up, when its file is deleted, or when its owner is disabled or deleted. The download
+used up, when its file or folder is deleted, or when its owner is disabled or deleted. A
+folder link gives each live file below the folder, one at a time or all in one ZIP; each of
+those downloads counts once. The download
 limit is enforced by one conditional UPDATE (`_count`), never by read-then-write, so of any
 number of concurrent downloads at most `max_downloads` are ever counted and served.
 
@@ -32,7 +34,10 @@ from securestore.errors import (
     raises,
 )
 from securestore.extensions import db
+from securestore.files import folders
 from securestore.files import service as files
+from securestore.files.export import Export, zip_of
+from securestore.files.models import Folder, StoredFile
 from securestore.shares.models import ShareLink
 from securestore.shares.service import describe, token_hash
 from securestore.storage.types import ObjectStream
@@ -103,43 +108,87 @@ def unlocked(link: ShareLink) -> bool:
     return isinstance(expiry, int) and expiry > time.time()
 
 
+def shared_files(link: ShareLink) -> list[tuple[StoredFile, str]]:
+    """What a link gives: its file, or every live file below its folder, each with its path
+    as the visitor sees it (below the shared folder, which names nothing above it)."""
+    if link.file is not None:
+        return [(link.file, link.file.name)]
+    assert link.folder is not None  # noqa: S101 -- one of the two, by the check constraint
+    below = select(Folder.id).where(folders.in_subtree(link.folder))
+    query = select(StoredFile).where(StoredFile.folder_id.in_(below), StoredFile.live())
+    cut = len(link.folder.path) + 1
+    return [
+        (record, record.path[cut:]) for record in db.session.scalars(query.order_by(StoredFile.key))
+    ]
+
+
+@raises(NotFoundError)
+def shared_file(link: ShareLink, file_id: int | None) -> StoredFile:
+    """The file of a file link (`file_id` None), or one file below a folder link's folder."""
+    if file_id is None:
+        if link.file is None:
+            raise NotFoundError(DEAD)
+        return link.file
+    for record, _ in shared_files(link) if link.folder is not None else []:
+        if record.id == file_id:
+            return record
+    raise NotFoundError(DEAD)
+
+
 @raises(ForbiddenError, NotFoundError, StorageError)
 def start_download(
-    link: ShareLink, span: tuple[int, int] | None, *, address: str | None
+    link: ShareLink, record: StoredFile, span: tuple[int, int] | None, *, address: str | None
 ) -> ObjectStream:
-    """Open the file's bytes for a visitor and count the download once they start.
+    """Open a shared file's bytes for a visitor and count the download once they start.
 
-    A `Range` from past the first byte, in a browser that started this link's download
-    before, resumes that download and is not counted again; anything else is counted, and
-    refused (404) once the limit is reached.
+    A `Range` from past the first byte, in a browser that started this file's download
+    through this link before, resumes that download and is not counted again; anything else
+    is counted, and refused (404) once the limit is reached.
     """
     if not unlocked(link):
         raise ForbiddenError("Enter this link's password first.")
     started = session.get(STARTED, [])
-    resuming = span is not None and span[0] > 0 and link.id in started
-    stream = files.read_object(link.file, span)
+    mark = f"{link.id}:{record.id}"
+    resuming = span is not None and span[0] > 0 and mark in started
+    stream = files.read_object(record, span)
     if not resuming:
         if not _count(link):
             _close(stream.chunks)
             raise NotFoundError(DEAD)
-        session[STARTED] = [*started, link.id][-50:]
-    detail = describe(link) + (" (resumed)" if resuming else "")
+        session[STARTED] = [*started, mark][-50:]
+    detail = f"{describe(link)}: {record.audit_label}" + (" (resumed)" if resuming else "")
     audit.record("share_download", user=link.owner, address=address, detail=detail)
     return stream
+
+
+@raises(ForbiddenError, NotFoundError)
+def start_zip(link: ShareLink, *, address: str | None) -> Export:
+    """Count one download of a folder link and build its ZIP (each file opened only when the
+    archive reaches it)."""
+    if link.folder is None:
+        raise NotFoundError(DEAD)
+    if not unlocked(link):
+        raise ForbiddenError("Enter this link's password first.")
+    if not _count(link):
+        raise NotFoundError(DEAD)
+    audit.record(
+        "share_download", user=link.owner, address=address, detail=describe(link) + " (ZIP)"
+    )
+    return zip_of(shared_files(link), f"{link.folder.name}.zip")
 
 
 def _alive(link: ShareLink, used_up_ok: bool) -> bool:
     state = link.state(utcnow())
     if state != "active" and not (used_up_ok and state == "exhausted"):
         return False
-    record = link.file
+    target = link.file or link.folder
     # A purged file's id may be taken again on SQLite (no foreign keys enforced there):
-    # the file must be the owner's, and older than the link.
+    # the file or folder must be the owner's, and older than the link.
     return (
-        record is not None
-        and record.deleted_at is None
-        and record.owner_id == link.owner_id
-        and record.created_at <= link.created_at
+        target is not None
+        and target.deleted_at is None
+        and target.owner_id == link.owner_id
+        and target.created_at <= link.created_at
         and link.owner.is_active
     )
 

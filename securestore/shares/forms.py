@@ -11,7 +11,9 @@ from securestore.shares.service import DEFAULT_DAYS, MAX_DOWNLOADS
 
 
 class CreateShareForm(FlaskForm):
-    file_id = HiddenField(validators=[DataRequired()])
+    # One of the two names what is shared (the service insists on exactly one).
+    file_id = HiddenField()
+    folder_id = HiddenField()
     expires_in_days = IntegerField(
         "Expires after (days)",
         default=DEFAULT_DAYS,

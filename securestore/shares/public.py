@@ -1,8 +1,9 @@
 """The public pages of a share link, `/s/<token>`: for anyone holding the link, no account.
 
-They show the shared file's name and size and nothing else of its owner's, not even the
-username; every answer keeps the link out of `Referer` headers and search engines. Bytes
-always pass through the app (never a presigned redirect: an S3 key names the owner).
+They show the shared file's name and size (a folder's: its files, with their paths below it)
+and nothing else of its owner's, not even the username; every answer keeps the link out of
+`Referer` headers and search engines. Bytes always pass through the app (never a presigned
+redirect: an S3 key names the owner).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 
 from securestore.errors import AuthenticationError
-from securestore.files.responses import file_response, requested_span
+from securestore.files.models import StoredFile
+from securestore.files.responses import file_response, requested_span, zip_response
 from securestore.shares import access
 from securestore.shares.forms import UnlockForm
 from securestore.shares.models import ShareLink
@@ -29,8 +31,16 @@ def private_headers(response: Response) -> Response:
 
 
 def _page(token: str, link: ShareLink, form: UnlockForm | None = None) -> str:
+    unlocked = access.unlocked(link)
     return render_template(
-        "shares/public.html", token=token, file=link.file, unlocked=access.unlocked(link), form=form
+        "shares/public.html",
+        token=token,
+        file=link.file,
+        folder=link.folder,
+        # A folder's contents are shown only to a browser that may download them.
+        contents=access.shared_files(link) if link.folder is not None and unlocked else [],
+        unlocked=unlocked,
+        form=form,
     )
 
 
@@ -59,8 +69,22 @@ def unlock(token: str) -> ResponseReturnValue:
 
 @bp.get("/<token>/download")
 def download(token: str) -> ResponseReturnValue:
-    """Send the file as an attachment; counted once its bytes start, resumes not again."""
+    """Send the file as an attachment (a folder link: the folder as one streamed ZIP);
+    counted once its bytes start, resumes not again."""
     link = access.open_link(token, used_up_ok=True)
-    span = requested_span(link.file)
-    stream = access.start_download(link, span, address=request.remote_addr)
-    return file_response(link.file, span, stream)
+    if link.folder is not None:
+        return zip_response(access.start_zip(link, address=request.remote_addr))
+    return _send(link, access.shared_file(link, None))
+
+
+@bp.get("/<token>/files/<id:file_id>/download")
+def download_file(token: str, file_id: int) -> ResponseReturnValue:
+    """Send one file of a folder link as an attachment; a file outside its folder is 404."""
+    link = access.open_link(token, used_up_ok=True)
+    return _send(link, access.shared_file(link, file_id))
+
+
+def _send(link: ShareLink, record: StoredFile) -> ResponseReturnValue:
+    span = requested_span(record)
+    stream = access.start_download(link, record, span, address=request.remote_addr)
+    return file_response(record, span, stream)

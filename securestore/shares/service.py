@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 
 from securestore.audit import service as audit
 from securestore.auth.models import User
@@ -21,8 +21,9 @@ from securestore.auth.passwords import hash_password, validate_password
 from securestore.db_types import utcnow
 from securestore.errors import NotFoundError, ValidationError, raises
 from securestore.extensions import db
+from securestore.files import folders
 from securestore.files import service as files
-from securestore.files.models import StoredFile
+from securestore.files.models import Folder, StoredFile
 from securestore.routing import absolute_url
 from securestore.shares.models import ShareLink
 
@@ -41,9 +42,11 @@ class IssuedShare:
 
 @dataclass(frozen=True)
 class ShareRequest:
-    """What the owner asked for; `None` fields take the defaults."""
+    """What the owner asked for: a file or a folder (exactly one); `None` fields take the
+    defaults."""
 
-    file_id: int
+    file_id: int | None = None
+    folder_id: int | None = None
     expires_in_days: int | None = None
     password: str | None = None
     max_downloads: int | None = None
@@ -62,7 +65,10 @@ def create_share(user: User, wanted: ShareRequest, *, address: str | None) -> Is
     under `SHARE_REQUIRE_PASSWORD` is refused with a message saying what is allowed.
     """
     _require_enabled()
-    record = files.get_file(user, wanted.file_id)
+    if (wanted.file_id is None) == (wanted.folder_id is None):
+        raise ValidationError("Share one file (`file_id`) or one folder (`folder_id`).")
+    record = None if wanted.file_id is None else files.get_file(user, wanted.file_id)
+    folder = None if wanted.folder_id is None else folders.get_folder(user, wanted.folder_id)
     days = _expiry_days(wanted.expires_in_days)
     password_hash = _password_hash(wanted.password)
     if wanted.max_downloads is not None and not 1 <= wanted.max_downloads <= MAX_DOWNLOADS:
@@ -71,7 +77,8 @@ def create_share(user: User, wanted: ShareRequest, *, address: str | None) -> Is
     now = utcnow()
     link = ShareLink(
         owner_id=user.id,
-        file_id=record.id,
+        file_id=None if record is None else record.id,
+        folder_id=None if folder is None else folder.id,
         token_hash=token_hash(token),
         password_hash=password_hash,
         created_at=now,
@@ -112,20 +119,21 @@ def revoke_share(user: User, share_id: int, *, address: str | None) -> ShareLink
 
 
 def forget_orphans() -> int:
-    """Delete links whose file row is gone (purged); return how many.
+    """Delete links whose file or folder row is gone (purged); return how many.
 
     PostgreSQL cascades the purge itself; SQLite does not enforce foreign keys, so `backup
     sync` sweeps them. Until then such a link is dead anyway (`shares.access`).
     """
-    orphaned = ~select(StoredFile.id).where(StoredFile.id == ShareLink.file_id).exists()
-    result = db.session.execute(delete(ShareLink).where(orphaned))
+    no_file = ShareLink.file_id.is_not(None) & ~exists().where(StoredFile.id == ShareLink.file_id)
+    no_folder = ShareLink.folder_id.is_not(None) & ~exists().where(Folder.id == ShareLink.folder_id)
+    result = db.session.execute(delete(ShareLink).where(no_file | no_folder))
     db.session.commit()
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def describe(link: ShareLink) -> str:
-    """How audit events name a link: its id and file, never its token."""
-    return f"share link {link.id} to {link.file.audit_label}"
+    """How audit events name a link: its id and what it shares, never its token."""
+    return f"share link {link.id} to {link.target_label}"
 
 
 def _require_enabled() -> None:

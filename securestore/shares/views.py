@@ -8,8 +8,9 @@ from flask_login import current_user, login_required
 
 from securestore.db_types import utcnow
 from securestore.errors import ValidationError
+from securestore.files import folders
 from securestore.files import service as files
-from securestore.files.models import StoredFile
+from securestore.files.models import Folder, StoredFile
 from securestore.shares import service
 from securestore.shares.forms import CreateShareForm
 
@@ -26,7 +27,7 @@ def require_login() -> None:
 
 def _page(
     form: CreateShareForm | None = None,
-    shared: StoredFile | None = None,
+    shared: StoredFile | Folder | None = None,
     issued: service.IssuedShare | None = None,
 ) -> str:
     return render_template(
@@ -43,24 +44,42 @@ def _page(
 
 @bp.get("/")
 def index() -> str:
-    """List the user's links; with `?file_id=`, the form to share that file on top."""
+    """List the user's links; with `?file_id=` or `?folder_id=`, the form to share that file
+    or folder on top."""
     file_id = request.args.get("file_id", type=int)
-    if file_id is None:
+    folder_id = request.args.get("folder_id", type=int)
+    if file_id is None and folder_id is None:
         return _page()
-    record = files.get_file(current_user, file_id)
-    return _page(CreateShareForm(file_id=record.id), record)
+    shared = _shared(file_id, folder_id)
+    form = CreateShareForm(
+        file_id=shared.id if file_id is not None else "",
+        folder_id=shared.id if file_id is None else "",
+    )
+    return _page(form, shared)
+
+
+def _shared(file_id: int | None, folder_id: int | None) -> StoredFile | Folder:
+    """The user's file, else folder, to share; another user's is 404 like a missing one."""
+    if file_id is not None:
+        return files.get_file(current_user, file_id)
+    return folders.get_folder(current_user, folder_id or 0)
+
+
+def _posted_id(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() else None
 
 
 @bp.post("/")
 def create() -> ResponseReturnValue:
     """Create the link and show its URL on this one response; it is never shown again."""
     form = CreateShareForm()
-    file_id = int(form.file_id.data) if (form.file_id.data or "").isdigit() else 0
-    record = files.get_file(current_user, file_id)
+    file_id, folder_id = _posted_id(form.file_id.data), _posted_id(form.folder_id.data)
+    shared = _shared(file_id, folder_id)
     if not form.validate_on_submit():
-        return _page(form, record), 400
+        return _page(form, shared), 400
     wanted = service.ShareRequest(
-        file_id=record.id,
+        file_id=file_id,
+        folder_id=None if file_id is not None else shared.id,
         expires_in_days=form.expires_in_days.data,
         password=form.password.data or None,
         max_downloads=form.max_downloads.data,
@@ -69,7 +88,7 @@ def create() -> ResponseReturnValue:
         issued = service.create_share(current_user, wanted, address=request.remote_addr)
     except ValidationError as error:
         form.form_errors.append(error.message)
-        return _page(form, record), 400
+        return _page(form, shared), 400
     return _page(issued=issued), 201, {"Cache-Control": "no-store"}
 
 

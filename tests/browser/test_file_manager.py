@@ -100,6 +100,14 @@ class Browsing:
         expect(self.page).to_have_url("/files/")
         self.page.wait_for_load_state("load")
 
+    def open_folder(self, name: str) -> None:
+        """Open a folder of the list and wait for the page's scripts (they show the folder
+        button), so a drop that follows lands in them."""
+        self.page.locator("#folder-rows").get_by_role("link", name=name, exact=True).click()
+        expect(self.page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+        self.page.wait_for_load_state("load")
+        expect(self.page.get_by_role("button", name="Choose a folder")).to_be_visible()
+
     def logout(self) -> None:
         page = self.page
         page.get_by_test_id("account-menu").click()
@@ -487,8 +495,8 @@ def test_folders_a_folder_upload_a_drag_and_drop_move_and_a_version_restore(
     expect(browsing.upload_row("photos/2026/beach.jpg")).to_have_attribute("data-state", "done")
     expect(browsing.upload_row("photos/cover.jpg")).to_have_attribute("data-state", "done")
     page.reload()
-    page.locator("#folder-rows").get_by_role("link", name="photos", exact=True).click()
-    page.locator("#folder-rows").get_by_role("link", name="2026", exact=True).click()
+    browsing.open_folder("photos")
+    browsing.open_folder("2026")
     expect(page.get_by_test_id("breadcrumb")).to_contain_text("photos")
     assert browsing.listed_names() == ["beach.jpg"]
     page.get_by_test_id("breadcrumb").get_by_role("link", name="My files").click()
@@ -500,13 +508,14 @@ def test_folders_a_folder_upload_a_drag_and_drop_move_and_a_version_restore(
     archive = page.locator("#folder-rows tr").filter(has_text="Archive")
     browsing.drag(browsing.file_row("notes.txt"), archive)
     expect(browsing.file_row("notes.txt")).to_have_count(0)
-    archive.get_by_role("link", name="Archive", exact=True).click()
+    browsing.open_folder("Archive")
     expect(browsing.file_row("notes.txt")).to_be_visible()
 
     page.get_by_test_id("replace").check()
     browsing.drop(("notes.txt", b"second draft, longer"))
     expect(browsing.upload_row("notes.txt")).to_have_attribute("data-state", "done")
     page.reload()
+    page.wait_for_load_state("load")
     assert browsing.listed_names() == ["notes.txt"]  # replaced, not "notes (2).txt"
     browsing.file_row("notes.txt").get_by_role("link", name="Versions of notes.txt").click()
     expect(page.locator("tr[data-version-id]")).to_have_count(1)
