@@ -141,6 +141,16 @@ class NamesExhaustedError(ConflictError):
     message = "You have too many files with this name; rename this one."
 
 
+class UploadMismatchError(ConflictError):
+    """The parts S3 received do not make the file that was declared; nothing was kept."""
+
+    code = "upload_mismatch"
+    message = (
+        "The uploaded parts do not add up to the file that was announced (parts missing or a "
+        "different size), so the upload was abandoned. Start it again."
+    )
+
+
 class TooLargeError(SecureStoreError):
     """The upload is larger than this server accepts."""
 

@@ -20,6 +20,7 @@ from securestore.files import lifecycle
 from securestore.files.models import BackupState, StoredFile
 from securestore.quotas import service as quotas
 from securestore.shares import service as shares
+from securestore.uploads import service as uploads
 
 
 @dataclass
@@ -35,6 +36,7 @@ class SyncReport:
     waiting_deletions: int = 0
     accounts_forgotten: int = 0
     share_links_forgotten: int = 0
+    uploads_expired: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ def sync(*, now: datetime | None = None, ignore_backoff: bool = False) -> SyncRe
 
     Then the files of deleted accounts that waited for their backup are deleted, the
     accounts nothing is left of are forgotten (`accounts.deletion`), and the share links of
-    purged files go.
+    purged files go, and direct uploads left unfinished past `UPLOAD_EXPIRY_HOURS` are
+    aborted (their reservations released).
 
     Locks are renewed for every file that still has a row, deleted ones within retention too,
     once less than `BACKUP_LOCK_DAYS` is left, so no copy is ever less protected than that.
@@ -84,6 +87,7 @@ def sync(*, now: datetime | None = None, ignore_backoff: bool = False) -> SyncRe
     report.purged, report.purge_errors = lifecycle.purge_expired(now)
     report.accounts_forgotten = deletion.forget_deleted()
     report.share_links_forgotten = shares.forget_orphans()  # links of purged files
+    report.uploads_expired = uploads.expire(now)
     quotas.expire_reservations()  # room held by uploads that crashed
     return report
 

@@ -210,13 +210,20 @@ def retry_delay(attempts: int, *, failed: bool = False) -> timedelta:
 
 
 def backup_metadata(record: StoredFile) -> dict[str, str]:
-    """Describe a file on its backup copy, so the backup bucket alone can rebuild it."""
-    return {
-        "sha256": record.sha256,
+    """Describe a file on its backup copy, so the backup bucket alone can rebuild it.
+
+    A direct upload has no `sha256` but S3's `checksum` of its primary object instead.
+    """
+    described = {
         "owner": record.key.split("/", 1)[0],
         # S3 metadata is ASCII only; the exact Unicode name survives percent-encoded.
         "filename": quote(record.name, safe=""),
     }
+    if record.sha256 is not None:
+        described["sha256"] = record.sha256
+    if record.checksum is not None:
+        described["checksum"] = record.checksum
+    return described
 
 
 @raises(BackupNotReadyError, StorageError)

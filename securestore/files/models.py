@@ -59,7 +59,12 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
     key: Mapped[str] = mapped_column(String(300), unique=True)
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(255))
-    sha256: Mapped[str] = mapped_column(String(64))
+    # The SHA-256 (hex) of the file's bytes, computed as they stream through the app. NULL
+    # for a direct upload, whose bytes the app never sees: `checksum` stands in for it.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    # S3's checksum of a direct upload's object, `SHA256:<base64>-<parts>` (see
+    # `storage.direct`); `backup verify` compares it with what S3 reports. NULL otherwise.
+    checksum: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     backup_state: Mapped[BackupState] = mapped_column(
         Enum(
@@ -93,6 +98,12 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
     def live(cls) -> ColumnElement[bool]:
         """The condition that keeps deleted files out of listings and lookups."""
         return cls.deleted_at.is_(None)
+
+    @property
+    def content_tag(self) -> str:
+        """A strong validator of the file's bytes (an ETag): their SHA-256, else S3's checksum,
+        else the row's id, since a stored file's bytes never change."""
+        return self.sha256 or self.checksum or f"file-{self.id}"
 
     @property
     def audit_label(self) -> str:

@@ -46,7 +46,7 @@ def file_response(
         response.content_range = ContentRange("bytes", span[0], span[1], record.size)
     response.accept_ranges = "bytes"
     # The content hash is a strong validator: a resumed download can prove it is the same file.
-    response.set_etag(record.sha256)
+    response.set_etag(record.content_tag)
     response.last_modified = record.created_at
     response.headers["Content-Disposition"] = content_disposition(record.name)
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -82,7 +82,7 @@ def requested_span(record: StoredFile) -> tuple[int, int] | None:
     if requested is None or requested.units != "bytes" or len(requested.ranges) != 1:
         return None
     if_range = request.if_range
-    if if_range.etag is not None and if_range.etag != record.sha256:
+    if if_range.etag is not None and if_range.etag != record.content_tag:
         return None
     if if_range.date is not None and if_range.date < record.created_at.replace(microsecond=0):
         return None
