@@ -155,6 +155,16 @@ class InvalidMoveError(ConflictError):
     message = "A folder cannot be moved into itself or one of its subfolders."
 
 
+class UploadMismatchError(ConflictError):
+    """The parts S3 received do not make the file that was declared; nothing was kept."""
+
+    code = "upload_mismatch"
+    message = (
+        "The uploaded parts do not add up to the file that was announced (parts missing or a "
+        "different size), so the upload was abandoned. Start it again."
+    )
+
+
 class TooLargeError(SecureStoreError):
     """The upload is larger than this server accepts."""
 

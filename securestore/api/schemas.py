@@ -32,7 +32,18 @@ class FileSchema(ma.Schema):
         required=True, metadata={"description": "Below the user's root: `docs/2026/report.pdf`."}
     )
     size = ma.fields.Integer(required=True, metadata={"description": "Bytes."})
-    sha256 = ma.fields.String(required=True, metadata={"description": "Hex digest."})
+    sha256 = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Hex digest; null for a direct upload (see `checksum`)."},
+    )
+    checksum = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "A direct upload's S3 checksum, `SHA256:<base64>-<parts>` (the "
+            "SHA-256 of its parts' SHA-256s); null otherwise."
+        },
+    )
     content_type = ma.fields.String(required=True)
     backup_state = ma.fields.Enum(BackupState, by_value=True, required=True)
     created_at = ma.fields.DateTime(required=True)
@@ -126,7 +137,9 @@ class FolderPageSchema(ma.Schema):
 class VersionSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     size = ma.fields.Integer(required=True)
-    sha256 = ma.fields.String(required=True)
+    sha256 = ma.fields.String(
+        required=True, allow_none=True, metadata={"description": "Null for a direct upload."}
+    )
     created_at = ma.fields.DateTime(
         required=True, metadata={"description": "When this content was uploaded."}
     )
@@ -216,3 +229,72 @@ class IssuedShareSchema(ShareSchema):
 
 class ShareListSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(ShareStateSchema), required=True)
+
+
+class UploadStartSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    size = ma.fields.Integer(
+        required=True,
+        validate=ma.validate.Range(min=1),
+        metadata={"description": "Bytes; an empty file goes through `POST /api/v1/files`."},
+    )
+    content_type = ma.fields.String(load_default=None)
+    folder_id = ma.fields.Integer(load_default=None, allow_none=True)
+
+
+class UploadStartedSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    part_size = ma.fields.Integer(
+        required=True, metadata={"description": "Bytes of every part but the last."}
+    )
+    part_count = ma.fields.Integer(required=True)
+    expires_at = ma.fields.DateTime(
+        required=True, metadata={"description": "Unfinished by then, the upload is aborted."}
+    )
+
+
+class PartsRequestSchema(ma.Schema):
+    part_numbers = ma.fields.List(
+        ma.fields.Integer(),
+        required=True,
+        validate=ma.validate.Length(min=1, max=1000),
+    )
+    checksums = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        load_default=dict,
+        metadata={
+            "description": "Base64 SHA-256 of each part, by part number: signed into its URL, "
+            "so S3 refuses other bytes. For every part of the upload, or for none."
+        },
+    )
+
+
+class PartUrlsSchema(ma.Schema):
+    urls = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        required=True,
+        metadata={
+            "description": "A presigned `PUT` URL per part number, valid 15 minutes; send the "
+            "part's checksum as `x-amz-checksum-sha256` when one was given."
+        },
+    )
+
+
+class ReceivedPartSchema(ma.Schema):
+    part_number = ma.fields.Integer(required=True, attribute="number")
+    size = ma.fields.Integer(required=True)
+    etag = ma.fields.String(required=True)
+
+
+class UploadSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    size = ma.fields.Integer(required=True)
+    part_size = ma.fields.Integer(required=True)
+    parts = ma.fields.List(
+        ma.fields.Nested(ReceivedPartSchema),
+        required=True,
+        metadata={"description": "The parts S3 has received: send only the others."},
+    )

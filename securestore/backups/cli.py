@@ -28,7 +28,8 @@ backup = AppGroup("backup", help="Backup copies: sync, verify and repair, restor
     "--now", "ignore_backoff", is_flag=True, help="Retry every pending copy now, ignoring backoff."
 )
 def sync_command(ignore_backoff: bool) -> None:
-    """Copy every pending backup that is due, then purge deleted files past retention."""
+    """Copy every pending backup that is due, purge deleted files past retention, and abort
+    direct uploads left unfinished past UPLOAD_EXPIRY_HOURS."""
     try:
         report = service.sync(ignore_backoff=ignore_backoff)
     except SecureStoreError as error:
@@ -54,7 +55,8 @@ def sync_command(ignore_backoff: bool) -> None:
     )  # fmt: skip
     click.echo(
         f"copied {report.copied}, failed {report.failed}, purged {report.purged}"
-        f" (purge errors {report.purge_errors}){renewed}; {_state_counts()}{accounts}{tree}"
+        f" (purge errors {report.purge_errors}){renewed}, uploads expired"
+        f" {report.uploads_expired}; {_state_counts()}{accounts}{tree}"
     )
     if report.failed or report.purge_errors or report.renew_errors or report.versions_failed:
         raise SystemExit(1)

@@ -20,6 +20,7 @@ from securestore.files import lifecycle, moves, organize, versions
 from securestore.files.models import BackupState, StoredFile
 from securestore.quotas import service as quotas
 from securestore.shares import service as shares
+from securestore.uploads import service as uploads
 
 
 @dataclass
@@ -40,6 +41,7 @@ class SyncReport:
     versions_copied: int = 0
     versions_failed: int = 0
     folders_purged: int = 0
+    uploads_expired: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ def sync(*, now: datetime | None = None, ignore_backoff: bool = False) -> SyncRe
     First, moves a crash interrupted are finished or undone and files a folder move left
     behind are moved (`files.moves`). Then the files of deleted accounts that waited for
     their backup are deleted, the accounts nothing is left of are forgotten
-    (`accounts.deletion`), and the share links of purged files go.
+    (`accounts.deletion`), the share links of purged files go, and direct uploads left
+    unfinished past `UPLOAD_EXPIRY_HOURS` are aborted (their reservations released).
 
     Locks are renewed for every file that still has a row, deleted ones within retention too,
     once less than `BACKUP_LOCK_DAYS` is left, so no copy is ever less protected than that.
@@ -94,6 +97,7 @@ def sync(*, now: datetime | None = None, ignore_backoff: bool = False) -> SyncRe
     report.folders_purged = organize.purge_deleted_folders(now)
     report.accounts_forgotten = deletion.forget_deleted()
     report.share_links_forgotten = shares.forget_orphans()  # links of purged files
+    report.uploads_expired = uploads.expire(now)
     quotas.expire_reservations()  # room held by uploads that crashed
     return report
 

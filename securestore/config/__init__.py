@@ -31,6 +31,7 @@ from securestore.config.table import (
     REGISTRATION_MODES,
     SETTINGS,
     SSE_MODES,
+    UPLOAD_MODES,
     ConfigError,
 )
 
@@ -188,6 +189,10 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"DOWNLOAD_MODE must be one of {', '.join(DOWNLOAD_MODES)}")
     if not 1 <= config["DOWNLOAD_URL_SECONDS"] <= MAX_DOWNLOAD_URL_SECONDS:
         raise ConfigError("DOWNLOAD_URL_SECONDS must be between 1 and 604800 (seven days)")
+    if config["UPLOAD_MODE"] not in UPLOAD_MODES:
+        raise ConfigError(f"UPLOAD_MODE must be one of {', '.join(UPLOAD_MODES)}")
+    if config["UPLOAD_EXPIRY_HOURS"] < 1:
+        raise ConfigError("UPLOAD_EXPIRY_HOURS must be at least 1 hour")
     if config["BACKUP_RETENTION_DAYS"] < 0:
         raise ConfigError("BACKUP_RETENTION_DAYS must be 0 or more days")
     if config["BACKUP_MAX_ATTEMPTS"] < 1:

@@ -118,6 +118,7 @@ HASH_METHOD = re.compile(r"scrypt:\d+:\d+:\d+|pbkdf2:sha256:\d+")
 ENVIRONMENTS = ("production", "development")
 REGISTRATION_MODES = ("open", "invite", "closed")
 DOWNLOAD_MODES = ("stream", "redirect")
+UPLOAD_MODES = ("direct", "stream")
 LOCK_MODES = ("off", "governance", "compliance")
 SSE_MODES = ("AES256", "aws:kms")
 
@@ -235,6 +236,19 @@ SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
     Setting(
         "DOWNLOAD_URL_SECONDS", "300",
         "lifetime of a presigned download URL, 1 to 604800 (seven days)",
+        whole_number,
+    ),
+    Setting(
+        "UPLOAD_MODE", "direct",
+        "what the page's uploader does: `direct` (the browser sends the bytes straight to S3, "
+        "resumable) or `stream` (through the app, for an S3 endpoint browsers cannot reach); "
+        "the streaming routes answer in both modes",
+        lower,
+    ),
+    Setting(
+        "UPLOAD_EXPIRY_HOURS", "24",
+        "a direct upload unfinished this long is aborted by `backup sync` (its parts deleted, "
+        "its quota released)",
         whole_number,
     ),
     ),

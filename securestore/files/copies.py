@@ -54,8 +54,10 @@ def backup_copy(record: StoredFile, *, deep: bool = False) -> Copy:
 
     A copy is good when it exists with the recorded size and SHA-256: S3's `HEAD` tells the
     size, the `sha256` metadata of backup copies and S3's own full-object checksum where it
-    has one; `deep` reads and hashes the bytes instead of trusting S3. Without a lock mode
-    the bucket is read as it is (its current object).
+    has one; `deep` reads and hashes the bytes instead of trusting S3. A direct upload has
+    no SHA-256 (the app never saw its bytes): its `checksum` is S3's composite one of the
+    primary object, compared with what S3 reports and with the backup's `checksum` metadata.
+    Without a lock mode the bucket is read as it is (its current object).
     """
     if storage.lock_mode is None:
         return _current_copy(record, storage.backup_bucket, deep)
@@ -120,9 +122,21 @@ def _damage(
             MISMATCHED,
             f"sha256 metadata {info.metadata.get('sha256')!r} is not the recorded one",
         )
-    if info.sha256 is not None and info.sha256 != record.sha256:
+    if bucket == storage.backup_bucket and info.metadata.get("checksum") != record.checksum:
+        return (
+            MISMATCHED,
+            f"checksum metadata {info.metadata.get('checksum')!r} is not the recorded one",
+        )
+    if record.sha256 is not None and info.sha256 is not None and info.sha256 != record.sha256:
         return MISMATCHED, f"S3 checksum sha256 {info.sha256}, recorded {record.sha256}"
-    if deep:
+    # A direct upload's record keeps S3's composite checksum of the primary object as it was
+    # completed; a primary copied back from the backup (restore, repair) has a new checksum
+    # of another kind, and only its size and the backup's metadata speak for it.
+    composite = info.checksum is not None and "-" in info.checksum
+    primary = bucket != storage.backup_bucket
+    if primary and record.checksum and composite and info.checksum != record.checksum:
+        return MISMATCHED, f"S3 checksum {info.checksum}, recorded {record.checksum}"
+    if deep and record.sha256 is not None:
         content = storage.sha256(record.key, bucket=bucket, version_id=version_id)
         if content != record.sha256:
             return MISMATCHED, f"content sha256 {content}, recorded {record.sha256}"

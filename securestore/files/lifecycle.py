@@ -230,14 +230,26 @@ def retry_delay(attempts: int, *, failed: bool = False) -> timedelta:
     return min(BACKOFF_BASE * 2 ** (attempts - 2), BACKOFF_CAP)
 
 
-def backup_metadata(record: StoredFile) -> dict[str, str]:
-    """Describe a file on its backup copy, so the backup bucket alone can rebuild it."""
-    return {
-        "sha256": record.sha256,
-        "owner": record.key.split("/", 1)[0],
+def backup_metadata(
+    record: StoredFile, *, key: str | None = None, content: FileVersion | None = None
+) -> dict[str, str]:
+    """Describe a file on its backup copy, so the backup bucket alone can rebuild it.
+
+    `key` is the key the copy goes to (a move's new one), `content` a version of the file
+    whose hashes describe the copy instead of the file's own. A direct upload has no
+    `sha256` but S3's `checksum` of its primary object instead.
+    """
+    described = {
+        "owner": (key or record.key).split("/", 1)[0],
         # S3 metadata is ASCII only; the exact Unicode name survives percent-encoded.
         "filename": quote(record.name, safe=""),
     }
+    hashes = content or record
+    if hashes.sha256 is not None:
+        described["sha256"] = hashes.sha256
+    if hashes.checksum is not None:
+        described["checksum"] = hashes.checksum
+    return described
 
 
 @raises(BackupNotReadyError, StorageError)

@@ -111,7 +111,12 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
     key: Mapped[str] = mapped_column(String(KEY_LENGTH), unique=True)
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(255))
-    sha256: Mapped[str] = mapped_column(String(64))
+    # The SHA-256 (hex) of the file's bytes, computed as they stream through the app. NULL
+    # for a direct upload, whose bytes the app never sees: `checksum` stands in for it.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    # S3's checksum of a direct upload's object, `SHA256:<base64>-<parts>` (see
+    # `storage.direct`); `backup verify` compares it with what S3 reports. NULL otherwise.
+    checksum: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # When the current content was uploaded, once a replacing upload or a version restore
     # gave the file a new one; NULL: at `created_at`.
@@ -161,6 +166,12 @@ class StoredFile(db.Model):  # type: ignore[name-defined,misc]
         return cls.deleted_at.is_(None)
 
     @property
+    def content_tag(self) -> str:
+        """A strong validator of the file's bytes (an ETag): their SHA-256, else S3's checksum,
+        else the row's id, since a stored file's bytes never change."""
+        return self.sha256 or self.checksum or f"file-{self.id}"
+
+    @property
     def audit_label(self) -> str:
         """How audit events name this file (never its bytes or a URL)."""
         return f"file {self.id}: {self.name}"
@@ -184,7 +195,9 @@ class FileVersion(db.Model):  # type: ignore[name-defined,misc]
     key: Mapped[str] = mapped_column(String(KEY_LENGTH), unique=True)
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(255))
-    sha256: Mapped[str] = mapped_column(String(64))
+    # As on `StoredFile`: a direct upload's content has S3's `checksum` instead of a SHA-256.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    checksum: Mapped[str | None] = mapped_column(String(100))
     # When this content was uploaded (it became a version later).
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     backed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

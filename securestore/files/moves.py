@@ -125,10 +125,9 @@ def _copy(record: StoredFile, from_key: str, to_key: str) -> None:
         log.warning("no good backup of %s to move (%s)", from_key, found.damage[1])
         record.backup_state = BackupState.PENDING
         return
-    moved = StoredFile(key=to_key, name=record.name, sha256=record.sha256)
     storage.copy_within(
         storage.backup_bucket, from_key, to_key, size=record.size,
-        content_type=record.content_type, metadata=lifecycle.backup_metadata(moved),
+        content_type=record.content_type, metadata=lifecycle.backup_metadata(record, key=to_key),
         version_id=found.version_id, locked_until=lifecycle.lock_until(now),
     )  # fmt: skip
     record.backup_locked_until = lifecycle.lock_until(now)

@@ -30,8 +30,8 @@ def download_response(record: StoredFile, address: str | None) -> BaseResponse:
 def version_response(record: StoredFile, version: FileVersion, address: str | None) -> Response:
     """Send one earlier content of the file, as `download_response` sends the current one."""
     content = StoredFile(
-        name=record.name, size=version.size, content_type=version.content_type,
-        sha256=version.sha256,
+        id=record.id, name=record.name, size=version.size, content_type=version.content_type,
+        sha256=version.sha256, checksum=version.checksum, created_at=version.created_at,
     )  # fmt: skip
     span = requested_span(content)
     return file_response(
@@ -58,7 +58,7 @@ def file_response(
         response.content_range = ContentRange("bytes", span[0], span[1], record.size)
     response.accept_ranges = "bytes"
     # The content hash is a strong validator: a resumed download can prove it is the same file.
-    response.set_etag(record.sha256)
+    response.set_etag(record.content_tag)
     response.last_modified = record.created_at
     response.headers["Content-Disposition"] = content_disposition(record.name)
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -98,7 +98,7 @@ def requested_span(record: StoredFile) -> tuple[int, int] | None:
     if requested is None or requested.units != "bytes" or len(requested.ranges) != 1:
         return None
     if_range = request.if_range
-    if if_range.etag is not None and if_range.etag != record.sha256:
+    if if_range.etag is not None and if_range.etag != record.content_tag:
         return None
     if if_range.date is not None and if_range.date < record.created_at.replace(microsecond=0):
         return None

@@ -113,9 +113,7 @@ def store_upload(
     """
     name = clean_filename(incoming.filename)
     content_type = media_type(incoming.content_type)
-    limit = quotas.upload_limit_of(user)
-    if incoming.declared_size is not None and incoming.declared_size > limit:
-        raise TooLargeError(f"This file is larger than the {human_size(limit)} you may upload.")
+    limit = refuse_too_large(user, incoming.declared_size)
     room = quotas.room_of(user)
     size = incoming.declared_size if incoming.declared_size is not None else room
     reservation = quotas.reserve(user, size) if size is not None else None
@@ -146,6 +144,18 @@ def store_upload(
         quotas.release(reservation)
     audit.record("upload", user=user, address=address, detail=record.audit_label)
     return record
+
+
+@raises(TooLargeError)
+def refuse_too_large(user: User, size: int | None) -> int:
+    """Refuse a declared size over the account's upload limit (413); return that limit.
+
+    Checked before anything else, quota included, so the answer names the limit that binds.
+    """
+    limit = quotas.upload_limit_of(user)
+    if size is not None and size > limit:
+        raise TooLargeError(f"This file is larger than the {human_size(limit)} you may upload.")
+    return limit
 
 
 @raises(*UPLOAD_ERRORS)
@@ -302,7 +312,7 @@ def _write_object(
     """
     taken: set[str] = set()
     while True:
-        candidate = _free_name(user, folder, name, taken)
+        candidate = free_name(user, folder, name, taken)
         key = object_key(user.username, candidate, folders.path_of(folder))
         if storage.exists(key):
             # An object with no row (an orphan) holds the key: skip it before reading a byte,
@@ -319,8 +329,11 @@ def _write_object(
             taken.add(candidate)
 
 
-def _free_name(user: User, folder: Folder | None, name: str, taken: set[str]) -> str:
+@raises(NamesExhaustedError)
+def free_name(user: User, folder: Folder | None, name: str, taken: set[str]) -> str:
     """The first of `name`, `name (2)`, `name (3)` ... that no file or folder in `folder` holds.
+
+    `taken` names more that may not be picked (held by an orphan object, or an upload).
 
     One query reads every name of that family, so crowded names cost the same as fresh ones;
     a numbered name shortened to fit 255 bytes falls outside the family's pattern, so the

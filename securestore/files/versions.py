@@ -64,6 +64,7 @@ def keep_current(record: StoredFile) -> FileVersion:
         size=record.size,
         content_type=record.content_type,
         sha256=record.sha256,
+        checksum=record.checksum,
         created_at=record.content_at,
     )
     db.session.add(version)
@@ -80,7 +81,7 @@ def back_up(version: FileVersion, record: StoredFile) -> bool:
             version.key,
             size=version.size,
             content_type=version.content_type,
-            metadata={**lifecycle.backup_metadata(record), "sha256": version.sha256},
+            metadata=lifecycle.backup_metadata(record, content=version),
             locked_until=lifecycle.lock_until(now),
         )
     except StorageError:
@@ -113,7 +114,7 @@ def make_current(record: StoredFile, version: FileVersion) -> None:
         storage.primary_bucket, version.key, record.key, size=version.size,
         content_type=version.content_type, metadata={},
     )  # fmt: skip
-    record.size, record.sha256 = version.size, version.sha256
+    record.size, record.sha256, record.checksum = version.size, version.sha256, version.checksum
     record.content_type, record.modified_at = version.content_type, utcnow()
     lifecycle.replaced(record)
     forget([version])

@@ -87,8 +87,10 @@ def room_of(user: User) -> int | None:
     return max(0, quota - usage_of(user) - _reserved(user.id))
 
 
-def reserve(user: User, size: int) -> int | None:
+def reserve(user: User, size: int, *, lasting: timedelta = RESERVATION_TIME) -> int | None:
     """Take `size` bytes of the account's room for an upload; return the reservation's id.
+
+    The room stops counting after `lasting` even if nobody releases it (a crashed upload).
 
     None when the account is unlimited (nothing to reserve). Raises `QuotaExceededError`
     when the bytes do not fit, before anything is stored. Commits its own transaction.
@@ -111,7 +113,7 @@ def reserve(user: User, size: int) -> int | None:
             )
         reservation_id: int = connection.execute(
             insert(UploadReservation)
-            .values(user_id=user.id, bytes=size, created_at=now, expires_at=now + RESERVATION_TIME)
+            .values(user_id=user.id, bytes=size, created_at=now, expires_at=now + lasting)
             .returning(UploadReservation.id)
         ).scalar_one()
     return reservation_id

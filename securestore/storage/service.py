@@ -25,6 +25,7 @@ from flask import Flask, current_app
 from securestore.errors import NotFoundError, StorageError, TooLargeError
 from securestore.storage import locks
 from securestore.storage.copying import server_side_copy
+from securestore.storage.direct import DirectUploads
 from securestore.storage.multipart import fill, put_multipart
 from securestore.storage.translate import error_code, translated
 from securestore.storage.types import (
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 EXTENSION_KEY = "securestore.storage"
+# The checksums S3 may keep of an object, as `head_object` names them.
+_CHECKSUMS = ("ChecksumSHA256", "ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME")
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 
 
@@ -134,6 +137,12 @@ class S3Storage:
     def lock_mode(self) -> str | None:
         """S3's Object Lock mode of backup copies (`GOVERNANCE`, `COMPLIANCE`), None when off."""
         return self._settings.lock_mode
+
+    @property
+    def direct(self) -> DirectUploads:
+        """The calls of uploads that clients send straight to the primary bucket."""
+        bucket = self.primary_bucket
+        return DirectUploads(self.client, bucket, self.encryption(bucket))
 
     def encryption(self, bucket: str) -> dict[str, str]:
         """The encryption asked for on every write to `bucket` (what verify expects to find)."""
@@ -368,6 +377,10 @@ class S3Storage:
             )
         checksum = answer.get("ChecksumSHA256")
         full_object = checksum is not None and "-" not in checksum
+        fields: dict[str, Any] = dict(answer)
+        any_checksum = next(
+            (f"{name[8:].upper()}:{fields[name]}" for name in _CHECKSUMS if fields.get(name)), None
+        )
         return ObjectInfo(
             size=answer["ContentLength"],
             content_type=answer.get("ContentType") or "application/octet-stream",
@@ -378,6 +391,7 @@ class S3Storage:
             kms_key_id=answer.get("SSEKMSKeyId"),
             lock_mode=answer.get("ObjectLockMode"),
             locked_until=answer.get("ObjectLockRetainUntilDate"),
+            checksum=any_checksum,
         )
 
     def list_objects(self, bucket: str, *, prefix: str = "") -> Iterator[ListedObject]:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from securestore.errors import NotFoundError, ObjectExistsError, StorageError
+from securestore.errors import NotFoundError, ObjectExistsError, StorageError, UploadMismatchError
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +22,17 @@ _TAKEN_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
 
 @contextmanager
 def translated(
-    action: str, bucket: str, key: str, *, missing: frozenset[str] | set[str] = frozenset()
+    action: str,
+    bucket: str,
+    key: str,
+    *,
+    missing: frozenset[str] | set[str] = frozenset(),
+    refused: frozenset[str] | set[str] = frozenset(),
 ) -> Iterator[None]:
     """Turn botocore errors raised inside the block into the domain exception tree.
 
-    `missing` names more error codes that mean "no such object" for this one call.
+    `missing` names more error codes that mean "no such object" for this one call, `refused`
+    codes that mean S3 will not accept what the client sent (`UploadMismatchError`).
     """
     try:
         yield
@@ -36,6 +42,9 @@ def translated(
             raise ObjectExistsError() from error
         if code in _MISSING_CODES or code in missing:
             raise NotFoundError() from error
+        if code in refused:
+            log.warning("S3 %s refused for s3://%s/%s: %s", action, bucket, key, code)
+            raise UploadMismatchError(detail=f"{code} on s3://{bucket}/{key}") from error
         log.error("S3 %s failed for s3://%s/%s: %s", action, bucket, key, code)
         raise StorageError(detail=f"{code} on s3://{bucket}/{key}") from error
     except BotoCoreError as error:

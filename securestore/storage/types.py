@@ -38,6 +38,9 @@ class ObjectInfo:
     metadata: dict[str, str]
     sha256: str | None
     version_id: str | None = None
+    # S3's own checksum as `<ALGORITHM>:<value>` whatever its kind (a multipart object's is
+    # composite: `SHA256:<base64>-<parts>`), None when S3 keeps none.
+    checksum: str | None = None
     # How S3 says it stored the bytes: `AES256` or `aws:kms` (with the key's ARN), or None.
     encryption: str | None = None
     kms_key_id: str | None = None
@@ -72,3 +75,22 @@ class BucketHealth:
     bucket: str
     ok: bool
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class ReceivedPart:
+    """One part S3 holds of a multipart upload; `checksum` is its SHA-256 (base64) if known."""
+
+    number: int
+    size: int
+    etag: str
+    checksum: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenUpload:
+    """A multipart upload S3 still holds open: its key, its id and when it was started."""
+
+    key: str
+    upload_id: str
+    initiated: datetime

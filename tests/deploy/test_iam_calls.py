@@ -32,6 +32,7 @@ from securestore.errors import TooLargeError
 from securestore.extensions import db, storage
 from securestore.files import service as files
 from securestore.files.models import StoredFile
+from securestore.uploads import service as uploads
 from tests import factories
 from tests.deploy.harness import REPO_ROOT
 from tests.fixtures.apps import base_config
@@ -75,6 +76,7 @@ def grants_for(operation: str, params: dict[str, Any], locked: bool) -> set[Gran
         "UploadPart": "s3:PutObject",
         "CompleteMultipartUpload": "s3:PutObject",
         "AbortMultipartUpload": "s3:AbortMultipartUpload",
+        "ListParts": "s3:ListMultipartUploadParts",
         "DeleteObject": "s3:DeleteObjectVersion" if versioned else "s3:DeleteObject",
         "PutObjectRetention": "s3:PutObjectRetention",
         "PutObjectTagging": "s3:PutObjectVersionTagging" if versioned else "s3:PutObjectTagging",
@@ -86,6 +88,7 @@ def grants_for(operation: str, params: dict[str, Any], locked: bool) -> set[Gran
         "HeadBucket": "s3:ListBucket",
         "ListObjectsV2": "s3:ListBucket",
         "ListObjectVersions": "s3:ListBucketVersions",
+        "ListMultipartUploads": "s3:ListBucketMultipartUploads",
         "GetBucketVersioning": "s3:GetBucketVersioning",
         "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
     }
@@ -133,6 +136,12 @@ def every_code_path(app: Flask, raw: Any, tmp_path: Path) -> None:
                     files.Incoming("late.bin", BytesIO(b"l" * 9 * MIB), None, None),
                     address=None,
                 )
+        pending = uploads.start_upload(alice, uploads.UploadRequest("direct.bin", 5))
+        uploads.sign_parts(alice, pending.id, [1], {})
+        raw.upload_part(Bucket=PRIMARY, Key=pending.key, UploadId=pending.upload_id,
+                        PartNumber=1, Body=b"d" * 5)  # fmt: skip
+        uploads.describe(alice, pending.id)
+        uploads.complete(alice, pending.id, address=None)
         files.delete_file(alice, big.id, address=None)
         files.restore_file(alice, big.id, address=None)
         files.delete_file(alice, big.id, address=None)

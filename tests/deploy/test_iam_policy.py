@@ -51,13 +51,19 @@ ACTIONS_FOR_METHOD: dict[str, set[str]] = {
     "put_object_tagging": {"s3:PutObjectTagging"},
     "head_bucket": {"s3:ListBucket"},
     "list_objects_v2": {"s3:ListBucket"},
-    # list_objects_v2 and list_object_versions pages.
-    "get_paginator": {"s3:ListBucket", "s3:ListBucketVersions"},
+    # list_objects_v2, list_object_versions, list_parts and list_multipart_uploads pages.
+    "get_paginator": {
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:ListMultipartUploadParts",
+        "s3:ListBucketMultipartUploads",
+    },
     "get_bucket_versioning": {"s3:GetBucketVersioning"},
     "get_object_lock_configuration": {"s3:GetBucketObjectLockConfiguration"},
 }
 BUCKET_ACTIONS = {
     "s3:ListBucket",
+    "s3:ListBucketMultipartUploads",
     "s3:ListBucketVersions",
     "s3:GetBucketVersioning",
     "s3:GetBucketObjectLockConfiguration",

@@ -316,8 +316,13 @@ ARGUMENTS: dict[str, int | str] = {
     "share_id": 1,
     "folder_id": 1,
     "version_id": 1,
+    "upload_id": 1,
     "token": "no-such-invitation-or-share-link",
 }
+
+
+# Valid bodies of the API routes that parse JSON before they look the id up.
+JSON_BODIES: dict[str, Any] = {"/api/v1/uploads/<id:upload_id>/parts": {"part_numbers": [1]}}
 
 
 def build(rule: str, ids: dict[str, int | str]) -> str:
@@ -365,6 +370,9 @@ def test_no_route_with_an_id_serves_another_users_object(app: Flask, s3: Any) ->
         content_type="application/octet-stream",
         headers=bearer(alice_token),
     )
+    pending = alice.post(
+        "/api/v1/uploads", json={"name": "big.bin", "size": 1}, headers=bearer(alice_token)
+    ).get_json()
     with app.app_context():
         ids = {
             **ARGUMENTS,
@@ -372,6 +380,7 @@ def test_no_route_with_an_id_serves_another_users_object(app: Flask, s3: Any) ->
             "share_id": shared["id"],
             "folder_id": folder["id"],
             "version_id": db.session.scalar(db.select(FileVersion.id)),
+            "upload_id": pending["id"],
             "token_id": db.session.scalar(db.select(PersonalAccessToken.id)),
             "user_id": db.session.scalar(db.select(User.id).where(User.username == "alice")),
         }
@@ -382,9 +391,11 @@ def test_no_route_with_an_id_serves_another_users_object(app: Flask, s3: Any) ->
     # Mallory holds a session for the pages and a token of her own for the API.
     headers = {"X-CSRFToken": token, **bearer(issue_token(app, "mallory"))}
     for rule, method, _ in targets:
-        response = mallory.open(
-            build(rule, ids), method=method, data={"csrf_token": token}, headers=headers
+        # A route whose JSON body is checked before the id gets a valid one, so the id decides.
+        body = (
+            {"json": JSON_BODIES[rule]} if rule in JSON_BODIES else {"data": {"csrf_token": token}}
         )
+        response = mallory.open(build(rule, ids), method=method, headers=headers, **body)
         assert response.status_code == 404, (rule, method, response.status_code)
         assert b"alice's secret" not in response.get_data()
     assert [key for key in bucket_keys(s3, PRIMARY) if key.startswith("alice/")] == [
@@ -395,6 +406,8 @@ def test_no_route_with_an_id_serves_another_users_object(app: Flask, s3: Any) ->
     assert alice.get("/api/v1/files", headers=bearer(alice_token)).status_code == 200
     listed = alice.get("/api/v1/shares", headers=bearer(alice_token)).get_json()["items"]
     assert [link["id"] for link in listed] == [shared["id"]]  # not revoked by mallory
+    still = alice.get(f"/api/v1/uploads/{pending['id']}", headers=bearer(alice_token))
+    assert still.status_code == 200  # not cancelled or completed by mallory
 
 
 # --- Redirects (ASVS 5.1.5) -----------------------------------------------------------------

@@ -24,7 +24,7 @@ from tests.api.conftest import issue_token
 from tests.files.test_listing import QueryCounter
 from tests.fixtures.forms import AuthActions, csrf_token, upload
 from tests.fixtures.s3 import PRIMARY, bucket_keys
-from tests.security.test_attacks import ARGUMENTS, build, routes
+from tests.security.test_attacks import ARGUMENTS, JSON_BODIES, build, routes
 
 MIB = 1024 * 1024
 
@@ -122,14 +122,16 @@ def test_ids_past_64_bits_answer_404_on_every_route(
         "invitation_id": 2**63,
         "folder_id": 2**63,
         "version_id": 2**63,
+        "upload_id": 2**63,
     }
     checked = 0
     for rule, method, arguments in routes(app, {"GET", "POST", "DELETE"}):
         if not arguments or rule.startswith("/static"):
             continue
-        response = client.open(
-            build(rule, huge), method=method, data={"csrf_token": token}, headers=bearer
+        body = (
+            {"json": JSON_BODIES[rule]} if rule in JSON_BODIES else {"data": {"csrf_token": token}}
         )
+        response = client.open(build(rule, huge), method=method, headers=bearer, **body)
         assert response.status_code == 404, (method, rule)
         checked += 1
     assert checked >= 6

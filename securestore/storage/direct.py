@@ -1,0 +1,133 @@
+"""Direct uploads: S3 takes the bytes from the client, the app only starts, signs and finishes.
+
+The app starts a multipart upload at the file's final key and signs one short-lived URL per
+part. When the client names a part's SHA-256, it is signed into that URL (a signed
+`x-amz-checksum-sha256` header), so S3 refuses any other bytes and a URL is good for one
+part of one upload of one key only. S3 keeps a SHA-256 of every part of such an upload and a
+composite checksum of the object, which the file record keeps. An upload whose parts come
+without checksums is started without a checksum algorithm, because S3 then refuses parts
+that carry none (AWS) or cannot complete without them (SeaweedFS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from securestore.storage.multipart import abort
+from securestore.storage.translate import translated
+from securestore.storage.types import OpenUpload, ReceivedPart
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# The issue's ceiling: a URL is a bearer credential for one part, so it lives briefly.
+PART_URL_SECONDS = 15 * 60
+CHECKSUM_ALGORITHM = "SHA256"
+# What S3 answers a CompleteMultipartUpload whose parts do not make the object asked for.
+_REFUSED_CODES = frozenset(
+    {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "InvalidRequest", "BadDigest"}
+)
+_NO_UPLOAD = frozenset({"NoSuchUpload"})
+
+
+@dataclass(frozen=True)
+class DirectUploads:
+    """The direct-upload calls on the primary bucket, with the writes' encryption settings."""
+
+    client: S3Client
+    bucket: str
+    encryption: dict[str, str]
+
+    def start(self, key: str, *, content_type: str, checksummed: bool) -> str:
+        """Start a multipart upload at `key` (a SHA-256 per part when `checksummed`).
+
+        Returns the upload's id; the object gets the bucket's `S3_SSE` encryption.
+        """
+        extra = {"ChecksumAlgorithm": CHECKSUM_ALGORITHM} if checksummed else {}
+        with translated("start direct upload", self.bucket, key):
+            answer = self.client.create_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                ContentType=content_type,
+                **self.encryption,  # type: ignore[arg-type]
+                **extra,  # type: ignore[arg-type]
+            )
+        return answer["UploadId"]
+
+    def part_url(self, key: str, upload_id: str, number: int, checksum: str | None) -> str:
+        """Sign a `PUT` URL for part `number`, bound to `checksum` (base64 SHA-256) if given.
+
+        The URL is a bearer credential until it expires: never log it.
+        """
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": number,
+        }
+        if checksum is not None:
+            params["ChecksumSHA256"] = checksum
+        with translated("sign upload part", self.bucket, key):
+            return self.client.generate_presigned_url(
+                "upload_part", Params=params, ExpiresIn=PART_URL_SECONDS
+            )
+
+    def received_parts(self, key: str, upload_id: str) -> list[ReceivedPart]:
+        """The parts S3 holds of the upload, by number; `NotFoundError` once it is gone."""
+        pages = self.client.get_paginator("list_parts").paginate(
+            Bucket=self.bucket, Key=key, UploadId=upload_id
+        )
+        parts = []
+        with translated("list parts", self.bucket, key, missing=_NO_UPLOAD):
+            for page in pages:
+                parts += [
+                    ReceivedPart(
+                        number=part["PartNumber"],
+                        size=part["Size"],
+                        etag=part["ETag"],
+                        checksum=part.get("ChecksumSHA256"),
+                    )
+                    for part in page.get("Parts", [])
+                ]
+        return sorted(parts, key=lambda part: part.number)
+
+    def finish(self, key: str, upload_id: str, parts: list[ReceivedPart]) -> str | None:
+        """Complete the upload with `If-None-Match: *`; return S3's checksum of the object.
+
+        The checksum reads `SHA256:<base64>-<parts>` (composite: the SHA-256 of the parts'
+        SHA-256s), None for an upload without checksums. Raises `ObjectExistsError` when
+        `key` was taken meanwhile, `UploadMismatchError` when S3 refuses the parts,
+        `NotFoundError` when the upload is gone.
+        """
+        listed = [
+            {"PartNumber": part.number, "ETag": part.etag}
+            | ({"ChecksumSHA256": part.checksum} if part.checksum else {})
+            for part in parts
+        ]
+        with translated(
+            "finish direct upload", self.bucket, key, missing=_NO_UPLOAD, refused=_REFUSED_CODES
+        ):
+            answer = self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": listed},  # type: ignore[typeddict-item]
+                IfNoneMatch="*",
+            )
+        checksum = answer.get("ChecksumSHA256")
+        return f"{CHECKSUM_ALGORITHM}:{checksum}" if checksum else None
+
+    def abort(self, key: str, upload_id: str) -> None:
+        """Abort the upload and let S3 drop its parts; a failure is logged, and the bucket's
+        `AbortIncompleteMultipartUpload` rule (or the next `backup sync`) reaps it."""
+        abort(self.client, self.bucket, key, upload_id)
+
+    def open_uploads(self) -> Iterator[OpenUpload]:
+        """Yield every multipart upload the bucket holds open (direct ones, streams in flight)."""
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket)
+        with translated("list multipart uploads", self.bucket, "*"):
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    yield OpenUpload(upload["Key"], upload["UploadId"], upload["Initiated"])
