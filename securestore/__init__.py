@@ -35,6 +35,7 @@ from securestore.shares.views import bp as shares_bp
 from securestore.throttle.service import throttle
 from securestore.tokens.cli import tokens
 from securestore.tokens.views import bp as tokens_bp
+from securestore.uploads.views import bp as direct_uploads_bp
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -118,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(files_bp)
     app.register_blueprint(tree_bp)
+    app.register_blueprint(direct_uploads_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(tokens_bp)
     app.register_blueprint(admin_bp)

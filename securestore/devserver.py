@@ -257,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     timer: SyncTimer | None = None
     try:
         local_s3.start()
+        site = [f"http://{HOST}:{port}", f"http://localhost:{port}"]
+        local_s3.allow_browser_uploads(local_s3.buckets[0], site)
         app = create_app()
         with app.app_context():
             upgrade()

@@ -47,6 +47,13 @@ DEFAULT_PORTS = {
 }
 _PROBE_KEY = ".securestore-readiness-probe"
 LIFECYCLE_RULES = Path(__file__).resolve().parent.parent / "deploy" / "lifecycle-backup.json"
+# A direct upload's browser PUTs each part, with its checksum header, and reads the ETag.
+BROWSER_UPLOAD_CORS: dict[str, Any] = {
+    "AllowedMethods": ["PUT"],
+    "AllowedHeaders": ["content-type", "x-amz-checksum-sha256"],
+    "ExposeHeaders": ["ETag"],
+    "MaxAgeSeconds": 3600,
+}
 # The app identity's rights on each of its buckets (SeaweedFS action names).
 APP_ACTIONS = ("Read", "Write", "List", "Tagging")
 LOCKED_BUCKET_ACTIONS = (
@@ -160,6 +167,14 @@ class LocalS3:
         except BaseException:
             self.stop()
             raise
+
+    def allow_browser_uploads(self, bucket: str, origins: list[str]) -> None:
+        """Let pages of `origins` send parts straight to `bucket` (direct uploads): the CORS
+        rule the deploy docs give for AWS, here for the local site."""
+        self.client().put_bucket_cors(
+            Bucket=bucket,
+            CORSConfiguration={"CORSRules": [BROWSER_UPLOAD_CORS | {"AllowedOrigins": origins}]},
+        )
 
     def _write_identities(self) -> Path:
         assert self.app_key is not None  # noqa: S101 -- narrows the type; start() checked

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from securestore.storage.multipart import abort
 from securestore.storage.translate import translated
@@ -73,6 +74,12 @@ class DirectUploads:
             return self.client.generate_presigned_url(
                 "upload_part", Params=params, ExpiresIn=PART_URL_SECONDS
             )
+
+    def origin(self) -> str:
+        """The scheme, host and port that part URLs point at: what a page's CSP must allow
+        in `connect-src` and the bucket's CORS must admit the page to. Signing is offline."""
+        url = urlsplit(self.part_url("origin", "probe", 1, None))
+        return f"{url.scheme}://{url.netloc}"
 
     def received_parts(self, key: str, upload_id: str) -> list[ReceivedPart]:
         """The parts S3 holds of the upload, by number; `NotFoundError` once it is gone."""

@@ -20,7 +20,9 @@ import pytest
 from flask import Flask, Response
 from werkzeug.serving import make_server
 
+from securestore.locals3 import LocalS3
 from tests.fixtures.apps import PASSWORD
+from tests.fixtures.s3 import PRIMARY
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -191,18 +193,25 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def live_server(seaweed_app: Flask) -> Iterator[str]:
-    """Serve the app from a thread on a free port, as a browser sees it."""
+def live_server(seaweed_app: Flask, seaweedfs: LocalS3) -> Iterator[str]:
+    """Serve the app from a thread on a free port, as a browser sees it; direct uploads from
+    its pages may reach the primary bucket (the bucket CORS `make run` sets for its own)."""
+
+    # Direct uploads send parts to SeaweedFS, the one other origin a page may connect to.
+    s3 = seaweedfs.endpoint_url
+    policy = STRICT_CSP.replace("connect-src 'self'", f"connect-src 'self' {s3}")
 
     @seaweed_app.after_request
     def strict_csp(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", STRICT_CSP)
+        response.headers.setdefault("Content-Security-Policy", policy)
         return response
 
     server = make_server("127.0.0.1", 0, seaweed_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    origin = f"http://127.0.0.1:{server.server_port}"
+    seaweedfs.allow_browser_uploads(PRIMARY, [origin])
+    yield origin
     server.shutdown()
     thread.join()
     server.server_close()
@@ -332,12 +341,13 @@ def test_a_file_over_the_limit_fails_alone_while_the_others_upload(browsing: Bro
     expect(page.locator("#file-rows tr")).to_have_count(2)
     browsing.screenshot("05-upload-errors")
 
-    # A page that believes in a larger limit still gets the server's 413, shown on that file.
+    # A page that believes in a larger limit still gets the server's 413, shown on that file
+    # (in direct mode when the upload starts, before a byte reaches S3).
     page.evaluate("document.getElementById('upload-form').dataset.maxBytes = String(1 << 30)")
     browsing.drop(("sneaky.bin", b"d" * 30 * KIB))
     sneaky = browsing.upload_row("sneaky.bin")
     expect(sneaky).to_have_attribute("data-state", "error")
-    expect(sneaky).to_contain_text("larger than the 24.0 KiB this server accepts")
+    expect(sneaky).to_contain_text("larger than the 24.0 KiB you may upload")
     expect(page.locator("#file-rows tr")).to_have_count(2)
     # Chromium logs every 4xx answer; the 413 is the one this test asked for.
     unexpected = [p for p in browsing.problems if "status of 413" not in p]
@@ -529,3 +539,76 @@ def test_folders_a_folder_upload_a_drag_and_drop_move_and_a_version_restore(
     assert answer.body() == b"first draft"
     browsing.screenshot("08-folders")
     assert browsing.problems == []
+
+
+def _part_puts(page: Any) -> list[int]:
+    """Record the part number of every part PUT to S3 that S3 accepted, in order."""
+    accepted: list[int] = []
+
+    def seen(response: Any) -> None:
+        number = re.search(r"[?&]partNumber=(\d+)", response.url)
+        if response.request.method == "PUT" and number and response.ok:
+            accepted.append(int(number.group(1)))
+
+    page.on("response", seen)
+    return accepted
+
+
+def test_a_direct_upload_survives_a_cut_part_and_resumes_after_a_reload(
+    browsing: Browsing, tmp_path: Path, seaweedfs: LocalS3
+) -> None:
+    page = browsing.page
+    browsing.register("resumer")
+    body = os.urandom(12 * 1024 * KIB)  # three parts of the tests' 5 MiB
+    video = tmp_path / "holiday video.mp4"
+    video.write_bytes(body)
+    accepted = _part_puts(page)
+
+    # The network drops part 2 once: the transport sends it again, after a pause.
+    cut: list[str] = []
+
+    def drop_once(route: Any) -> None:
+        if not cut:
+            cut.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*[?&]partNumber=2&.*"), drop_once)
+    page.locator("#file").set_input_files(video)
+    expect(browsing.upload_row("holiday video.mp4")).to_have_attribute("data-state", "done")
+    assert len(cut) == 1 and sorted(accepted) == [1, 2, 3]
+    page.unroute(re.compile(r".*[?&]partNumber=2&.*"))
+    assert seaweedfs.client().get_object(
+        Bucket=PRIMARY, Key="resumer/holiday video.mp4"
+    )["Body"].read() == body
+
+    # Part 3 never gets through; the page is reloaded with parts 1 and 2 in S3.
+    second = tmp_path / "second video.mp4"
+    second.write_bytes(body[::-1])
+    accepted.clear()
+    page.route(re.compile(r".*[?&]partNumber=3&.*"), lambda route: route.abort("failed"))
+    page.locator("#file").set_input_files(second)
+    expect(browsing.upload_row("second video.mp4")).to_contain_text("%")
+    deadline = 100
+    while sorted(accepted) != [1, 2] and deadline:
+        page.wait_for_timeout(100)
+        deadline -= 1
+    assert sorted(accepted) == [1, 2]
+    page.unroute(re.compile(r".*[?&]partNumber=3&.*"))
+    page.reload()
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("button", name="Choose a folder")).to_be_visible()
+    accepted.clear()
+    page.locator("#file").set_input_files(second)
+    row = browsing.upload_row("second video.mp4")
+    expect(row).to_have_attribute("data-state", "done")
+    assert row.get_attribute("data-resumed") == "true"
+    assert accepted == [3]  # parts 1 and 2 were not sent again
+    assert seaweedfs.client().get_object(
+        Bucket=PRIMARY, Key="resumer/second video.mp4"
+    )["Body"].read() == body[::-1]
+    expect(page.locator("#file-rows tr")).to_have_count(2)
+    # Chromium logs the two parts the test cut; nothing else went wrong.
+    cut_parts = ["net::ERR_CONNECTION_RESET", "net::ERR_FAILED"]
+    assert [p for p in browsing.problems if not any(c in p for c in cut_parts)] == []

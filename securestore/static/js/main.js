@@ -3,6 +3,7 @@
 import { initDeleteDialog } from "./dialogs.js";
 import { initDropZone } from "./dropzone.js";
 import { enhance } from "./enhance.js";
+import { directTransport } from "./direct-transport.js";
 import { formTransport } from "./form-transport.js";
 import { initListing } from "./listing.js";
 import { initMoves } from "./moves.js";
@@ -10,6 +11,17 @@ import { initPickers } from "./pickers.js";
 import { uploadQueue } from "./uploads.js";
 
 const byId = (id) => document.getElementById(id);
+
+/* How each file travels: straight to S3 in direct mode, else (and for an empty file, or one
+   replacing a file of its name, which direct uploads do not do) as the streamed form post. */
+function transports(form, replace) {
+  const streamed = formTransport(form, replace);
+  if (form.dataset.uploadMode !== "direct") {
+    return streamed;
+  }
+  const direct = directTransport(form);
+  return (file) => (file.size === 0 || (replace && replace.checked) ? streamed() : direct());
+}
 
 function main(form, listing) {
   const fileList = initListing({
@@ -37,7 +49,7 @@ function main(form, listing) {
     status: byId("upload-status"),
     pickButton: pickFile,
     limits: form.dataset,
-    createTransport: formTransport(form, byId("replace")),
+    createTransport: transports(form, byId("replace")),
     onStored: fileList.scheduleRefresh,
   });
   initPickers({

@@ -38,6 +38,8 @@ export function uploadRow(label, size, onButton) {
   line.append(icon("bi-file-earmark-arrow-up file-icon"), body, button);
   row.appendChild(line);
 
+  let resumed = false;
+
   function setPercent(percent) {
     bar.style.width = percent + "%"; // CSSOM, which the CSP allows (attributes it would not)
     progress.setAttribute("aria-valuenow", String(percent));
@@ -52,11 +54,18 @@ export function uploadRow(label, size, onButton) {
       detail.textContent = "Starting…";
     },
 
+    /* the upload carries on from the parts a previous attempt left */
+    resuming() {
+      resumed = true;
+      row.dataset.resumed = "true";
+      detail.textContent = "Resuming…";
+    },
+
     /* speed in bytes per second, 0 while unknown */
     progressed(loaded, total, speed) {
       const percent = Math.min(100, Math.floor((loaded / total) * 100));
       setPercent(percent);
-      const parts = [percent + "%"];
+      const parts = resumed ? ["Resuming", percent + "%"] : [percent + "%"];
       if (speed > 0) {
         parts.push(humanSize(speed) + "/s");
         if (loaded < total) {

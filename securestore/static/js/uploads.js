@@ -17,6 +17,7 @@ const MAX_PARALLEL = 3;
  * Until abort(), progress fires any number of times, then exactly one of stored or failed.
  * @typedef {object} TransportCallbacks
  * @property {(loaded: number, total: number) => void} progress  Bytes sent so far, of total.
+ * @property {() => void} resuming  It carries on from what an earlier attempt sent.
  * @property {(stored: {name: string}) => void} stored  The server kept it, as stored.name.
  * @property {(message: string) => void} failed  Why not, as a sentence for the user.
  */
@@ -28,7 +29,8 @@ function isActive(upload) {
 /**
  * Set up the queue on the page's upload panel; add(files) queues files and starts them.
  * `limits` is the upload form's dataset (maxBytes, maxSize), read afresh on every add.
- * `createTransport()` answers a new Transport; `onStored()` runs after each stored file.
+ * `createTransport(file)` answers a new Transport for it; `onStored()` runs after each
+ * stored file.
  */
 export function uploadQueue({ panel, list, summary, clearButton, status, pickButton, limits,
   createTransport, onStored }) {
@@ -74,8 +76,11 @@ export function uploadQueue({ panel, list, summary, clearButton, status, pickBut
     const started = performance.now();
     const speed = speedMeter();
     upload.row.started();
-    upload.transport = createTransport();
+    upload.transport = createTransport(upload.file);
     upload.transport.start(upload, {
+      resuming() {
+        upload.row.resuming();
+      },
       progress(loaded, total) {
         upload.row.progressed(loaded, total, speed(loaded));
       },
