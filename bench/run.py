@@ -24,28 +24,25 @@ Prints one table and writes it as JSON to bench/results/. `--quick` runs smaller
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import platform
-import re
-import socket
 import sqlite3
 import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
-import requests
 from boto3.s3.transfer import TransferConfig
 
 from bench import listing
-from bench.payload import MIB, GeneratedFile, MultipartForm
+from bench.browser import Browser, download_direct
+from bench.meters import CpuMeter, Watch
+from bench.payload import MIB, GeneratedFile
 from bench.stack import BACKUP, NO_BACKUP, PRIMARY, Stack, running_app, running_stack
 from securestore.files.listing import ORDERS
 
@@ -53,173 +50,6 @@ GIB = 1024 * MIB
 # What the CPU table covers: raw boto3 and the app (without the backup copy), each direction.
 CPU_PATHS = ("raw_up", "app_up", "raw_down", "app_down")
 RESULTS = Path(__file__).resolve().parent / "results"
-PASSWORD = "a long enough benchmark password"
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-class Browser:
-    """One logged-in user talking HTTPS to nginx, as a browser does."""
-
-    def __init__(self, stack: Stack, username: str) -> None:
-        self.username = username
-        self.base = stack.base_url
-        self.session = requests.Session()
-        self.session.verify = str(stack.cert)
-        token = self._token("/auth/register")
-        answer = self.session.post(
-            self.base + "/auth/register",
-            data={"username": username, "password": PASSWORD, "confirm_password": PASSWORD,
-                  "csrf_token": token},
-            headers={"Referer": self.base + "/auth/register"},
-            allow_redirects=False,
-            verify=str(stack.cert),
-        )  # fmt: skip
-        if answer.status_code != 302:
-            raise RuntimeError(f"registration failed: {answer.status_code}")
-
-    def _token(self, path: str) -> str:
-        page = self.session.get(self.base + path, verify=self.session.verify)
-        match = _CSRF.search(page.text)
-        if not match:
-            raise RuntimeError(f"no CSRF token on {path}")
-        return match.group(1)
-
-    def upload(self, name: str, size: int) -> float:
-        """Upload like the form does; return the seconds until the app answered."""
-        form = MultipartForm(self._token("/files/"), name, size)
-        started = time.perf_counter()
-        answer = self.session.post(
-            self.base + "/files/upload",
-            # An iterable with a length: requests streams it with a Content-Length, as a
-            # browser sends a form (a bare generator would go chunked).
-            data=form,
-            headers={
-                "Content-Type": f"multipart/form-data; boundary={form.BOUNDARY}",
-                "Referer": self.base + "/files/",
-            },
-            allow_redirects=False,
-            verify=self.session.verify,
-            timeout=900,
-        )
-        elapsed = time.perf_counter() - started
-        if answer.status_code != 303:
-            raise RuntimeError(f"upload of {name}: {answer.status_code} {answer.text[:2000]}")
-        return elapsed
-
-    def download(self, file_id: int, size: int) -> float:
-        started = time.perf_counter()
-        with self.session.get(
-            f"{self.base}/files/{file_id}/download",
-            stream=True,
-            verify=self.session.verify,
-            timeout=900,
-        ) as answer:
-            received = sum(len(chunk) for chunk in answer.iter_content(MIB))
-        elapsed = time.perf_counter() - started
-        if received != size:
-            raise RuntimeError(f"download of {file_id} gave {received} of {size} bytes")
-        return elapsed
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP over gunicorn's unix socket, the hop nginx makes."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__("localhost")
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(str(self._path))
-
-
-def download_direct(stack: Stack, browser: Browser, file_id: int, size: int) -> float:
-    """Download straight from gunicorn's socket, as nginx asks for it (no TLS, no proxy): how
-    fast the app itself serves, to tell its share from nginx's and the client's."""
-    host = browser.base.removeprefix("https://")
-    cookies = "; ".join(f"{name}={value}" for name, value in browser.session.cookies.items())
-    connection = _UnixConnection(stack.root / "gunicorn.sock")
-    started = time.perf_counter()
-    connection.request(
-        "GET",
-        f"/files/{file_id}/download",
-        headers={"Host": host, "Cookie": cookies, "X-Forwarded-For": "127.0.0.1",
-                 "X-Forwarded-Proto": "https", "X-Forwarded-Host": host},
-    )  # fmt: skip
-    answer = connection.getresponse()
-    buffer = memoryview(bytearray(MIB))
-    received = 0
-    while count := answer.readinto(buffer):
-        received += count
-    elapsed = time.perf_counter() - started
-    connection.close()
-    if answer.status != 200 or received != size:
-        raise RuntimeError(f"direct download of {file_id}: {answer.status}, {received} bytes")
-    return elapsed
-
-
-@dataclass
-class Watch:
-    """Peak RSS of the gunicorn workers and disk bytes written by the app and nginx."""
-
-    stack: Stack
-    written_before: int = 0
-    processes: list[psutil.Process] = field(default_factory=list)
-
-    def __enter__(self) -> Watch:
-        self.processes = [*self.stack.app_processes(), *self.stack.nginx_processes()]
-        for worker in self.stack.app_processes():
-            # Writing 5 resets the peak RSS (VmHWM) to the current RSS (Linux >= 4.0).
-            Path(f"/proc/{worker.pid}/clear_refs").write_text("5")
-        self.written_before = self._written()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.written = self._written() - self.written_before
-        self.peak_rss = max(_vm_hwm(worker.pid) for worker in self.stack.app_processes())
-
-    def _written(self) -> int:
-        return sum(process.io_counters().write_bytes for process in self.processes)
-
-
-@dataclass
-class CpuMeter:
-    """CPU seconds (user + system) that each part of the stack spends while the block runs.
-
-    "client" is this process (the raw boto3 client or the browser-like one), "app" the
-    gunicorn workers when an app runs, "s3" the SeaweedFS server.
-    """
-
-    stack: Stack
-    used: dict[str, float] = field(default_factory=dict)
-    _processes: dict[str, list[psutil.Process]] = field(default_factory=dict)
-    _before: dict[str, float] = field(default_factory=dict)
-
-    def __enter__(self) -> CpuMeter:
-        assert self.stack.s3.pid is not None
-        self._processes = {
-            "client": [psutil.Process()],
-            "nginx": self.stack.nginx_processes(),
-            "app": self.stack.app_processes() if self.stack.gunicorn else [],
-            "s3": [psutil.Process(self.stack.s3.pid)],
-        }
-        self._before = self._read()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        after = self._read()
-        self.used = {part: after[part] - self._before[part] for part in after}
-
-    def _read(self) -> dict[str, float]:
-        return {
-            part: sum(sum(process.cpu_times()[:2]) for process in processes)
-            for part, processes in self._processes.items()
-        }
-
-
-def _vm_hwm(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmHWM for {pid}")
 
 
 def _file_id(stack: Stack, name: str) -> int:
