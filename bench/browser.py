@@ -24,8 +24,9 @@ _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 class Browser:
     """One logged-in user talking HTTPS to nginx, as a browser does."""
 
-    def __init__(self, stack: Stack, username: str) -> None:
-        """Create the account as `flask users create` does, then log in through the form.
+    def __init__(self, stack: Stack, username: str, *, create: bool = True) -> None:
+        """Create the account as `flask users create` does (unless `create` is false: it
+        exists), then log in through the form.
 
         Not through the registration form: registering looks for objects left under the
         name in the backup bucket, which the runs without a backup copy make unreachable.
@@ -34,8 +35,9 @@ class Browser:
         self.base = stack.base_url
         self.session = requests.Session()
         self.session.verify = str(stack.cert)
-        with local_app(stack).app_context():
-            registration.create_user(username, PASSWORD)
+        if create:
+            with local_app(stack).app_context():
+                registration.create_user(username, PASSWORD)
         token = self._token("/auth/login")
         answer = self.session.post(
             self.base + "/auth/login",

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -41,6 +40,8 @@ from boto3.s3.transfer import TransferConfig
 
 from bench import listing
 from bench.browser import Browser, download_direct
+from bench.direct import measure_direct
+from bench.downloads import measure_downloads
 from bench.meters import CpuMeter, Watch
 from bench.payload import MIB, GeneratedFile
 from bench.stack import BACKUP, NO_BACKUP, PRIMARY, Stack, running_app, running_stack
@@ -53,11 +54,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _file_id(stack: Stack, name: str) -> int:
-    with sqlite3.connect(stack.database) as connection:
-        (file_id,) = connection.execute(
-            "SELECT id FROM stored_files WHERE name = ?", (name,)
-        ).fetchone()
-    return int(file_id)
+    return stack.file_id(name)
 
 
 def _mbps(size: int, seconds: float) -> float:
@@ -284,6 +281,7 @@ def print_table(results: dict[str, Any]) -> None:
             for path, used in parts.items()
         )
         print(f"  {r['size_mib']:>5} MiB  {line}")
+    print_direct(results)
     c = results["concurrency"]
     print(
         f"\n{c['uploads']} x {c['size_mib']} MiB at once: raw {c['raw_aggregate_mbps']} MB/s, "
@@ -313,6 +311,32 @@ def print_table(results: dict[str, Any]) -> None:
             print(f"    filter {kind:6} {cells}")
 
 
+def print_direct(results: dict[str, Any]) -> None:
+    """Direct uploads beside stream mode, and downloads against their ceiling."""
+    stream = {r["size_mib"]: r for r in results["sizes"]}
+    print("\nDirect uploads (Python client through the API, parts PUT to SeaweedFS) vs stream:")
+    for d in results["direct"]:
+        s = stream[d["size_mib"]]
+        used = d["cpu_seconds_per_gib"]["direct"]
+        print(
+            f"  {d['size_mib']:>5} MiB  raw {d['raw_upload_mbps']} MB/s, direct "
+            f"{d['direct_upload_mbps']} MB/s, ratio {d['ratio']}; app CPU {used['app']:.3f} "
+            f"s/GiB, worker peak RSS {d['worker_peak_rss_mib']} MiB, "
+            f"{d['api_requests_per_upload']} API requests | stream: app {s['app_upload_mbps']} "
+            f"MB/s, ratio {s['upload_ratio']}, app CPU "
+            f"{s['cpu_seconds_per_gib']['app_up']['app']:.2f} s/GiB, RSS "
+            f"{s['worker_peak_rss_mib']} MiB"
+        )
+    print("\nDownloads against the ceiling (nginx, shipped TLS, proxying SeaweedFS; no app):")
+    for d in results["downloads"]:
+        print(
+            f"  {d['size_mib']:>5} MiB  ceiling {d['ceiling_mbps']} MB/s, app through nginx "
+            f"{d['app_through_nginx_mbps']} MB/s, ratio {d['ratio_to_ceiling']}; redirect "
+            f"{d['redirect_mbps']} MB/s (ceiling {d['ceiling_mbps_redirect_run']}), ratio "
+            f"{d['redirect_ratio_to_ceiling']}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller files, one run each")
@@ -330,10 +354,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="securestore-bench-") as folder:
         with running_stack(Path(folder)) as stack:
             for size in sizes:
+                print(f"stream mode, {size // MIB} MiB ...", flush=True)
                 results["sizes"].append(measure_size(stack, size, runs, seq))
                 out.write_text(json.dumps(results, indent=2))  # a cut-short run keeps its part
+            for key, measure in (("direct", measure_direct), ("downloads", measure_downloads)):
+                results[key] = []
+                for size in (s for s in sizes if s >= 64 * MIB):
+                    print(f"{key}, {size // MIB} MiB ...", flush=True)
+                    results[key].append(measure(stack, size, runs, seq))
+                    out.write_text(json.dumps(results, indent=2))
+            print(f"8 concurrent uploads of {concurrent // MIB} MiB ...", flush=True)
             results["concurrency"] = measure_concurrency(stack, concurrent, 8, seq)
             out.write_text(json.dumps(results, indent=2))
+    print(f"listing at {files} files ...", flush=True)
     results["listing"] = listing.measure(files)
     results["seconds"] = round(time.perf_counter() - started)
     out.write_text(json.dumps(results, indent=2))

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,6 +79,14 @@ class Stack:
         )
         parts = urlsplit(url)
         return f"{self.ceiling_url}{parts.path}?{parts.query}"
+
+    def file_id(self, name: str) -> int:
+        """The id of the stored file called `name` (each run's names are unique)."""
+        with sqlite3.connect(self.database) as connection:
+            (found,) = connection.execute(
+                "SELECT id FROM stored_files WHERE name = ?", (name,)
+            ).fetchone()
+        return int(found)
 
     def app_processes(self) -> list[psutil.Process]:
         """The gunicorn workers (the master only forks and watches them)."""
