@@ -16,6 +16,10 @@ loopback, then for each file size measures, as medians of several runs:
   uploads and downloads: on a small machine they share the cores, which bounds the ratios;
 - 8 concurrent uploads through the app versus 8 concurrent raw uploads, with and without the
   backup copy;
+- direct uploads (bench/direct.py): a Python client through the API, parts PUT straight to
+  SeaweedFS, against raw boto3 multipart with the same part size and concurrency;
+- downloads against their fair ceiling, nginx proxying SeaweedFS with no app, and
+  `DOWNLOAD_MODE=redirect` (bench/downloads.py);
 - listing latency (bench/listing.py) at 100,000 files on SQLite and PostgreSQL.
 
 Prints one table and writes it as JSON to bench/results/. `--quick` runs smaller and fewer.
