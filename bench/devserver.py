@@ -25,7 +25,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from dotenv import dotenv_values
 
-from bench.run import MIB, Browser, GeneratedFile
+from bench.browser import Browser
+from bench.payload import MIB, GeneratedFile
 from securestore.devserver import PRIMARY_BUCKET
 from securestore.locals3 import free_ports
 

@@ -18,7 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.run import MIB, RESULTS, Browser, _file_id
+from bench.browser import Browser
+from bench.payload import MIB
+from bench.run import RESULTS, _file_id
 from bench.stack import BACKUP, Stack, running_app, running_stack
 
 

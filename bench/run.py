@@ -16,6 +16,10 @@ loopback, then for each file size measures, as medians of several runs:
   uploads and downloads: on a small machine they share the cores, which bounds the ratios;
 - 8 concurrent uploads through the app versus 8 concurrent raw uploads, with and without the
   backup copy;
+- direct uploads (bench/direct.py): a Python client through the API, parts PUT straight to
+  SeaweedFS, against raw boto3 multipart with the same part size and concurrency;
+- downloads against their fair ceiling, nginx proxying SeaweedFS with no app, and
+  `DOWNLOAD_MODE=redirect` (bench/downloads.py);
 - listing latency (bench/listing.py) at 100,000 files on SQLite and PostgreSQL.
 
 Prints one table and writes it as JSON to bench/results/. `--quick` runs smaller and fewer.
@@ -24,28 +28,26 @@ Prints one table and writes it as JSON to bench/results/. `--quick` runs smaller
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import platform
-import re
-import socket
-import sqlite3
 import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
-import requests
 from boto3.s3.transfer import TransferConfig
 
 from bench import listing
-from bench.payload import MIB, GeneratedFile, MultipartForm
+from bench.browser import Browser, download_direct
+from bench.direct import measure_direct
+from bench.downloads import measure_downloads
+from bench.meters import CpuMeter, Watch
+from bench.payload import MIB, GeneratedFile
 from bench.stack import BACKUP, NO_BACKUP, PRIMARY, Stack, running_app, running_stack
 from securestore.files.listing import ORDERS
 
@@ -53,181 +55,10 @@ GIB = 1024 * MIB
 # What the CPU table covers: raw boto3 and the app (without the backup copy), each direction.
 CPU_PATHS = ("raw_up", "app_up", "raw_down", "app_down")
 RESULTS = Path(__file__).resolve().parent / "results"
-PASSWORD = "a long enough benchmark password"
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-class Browser:
-    """One logged-in user talking HTTPS to nginx, as a browser does."""
-
-    def __init__(self, stack: Stack, username: str) -> None:
-        self.username = username
-        self.base = stack.base_url
-        self.session = requests.Session()
-        self.session.verify = str(stack.cert)
-        token = self._token("/auth/register")
-        answer = self.session.post(
-            self.base + "/auth/register",
-            data={"username": username, "password": PASSWORD, "confirm_password": PASSWORD,
-                  "csrf_token": token},
-            headers={"Referer": self.base + "/auth/register"},
-            allow_redirects=False,
-            verify=str(stack.cert),
-        )  # fmt: skip
-        if answer.status_code != 302:
-            raise RuntimeError(f"registration failed: {answer.status_code}")
-
-    def _token(self, path: str) -> str:
-        page = self.session.get(self.base + path, verify=self.session.verify)
-        match = _CSRF.search(page.text)
-        if not match:
-            raise RuntimeError(f"no CSRF token on {path}")
-        return match.group(1)
-
-    def upload(self, name: str, size: int) -> float:
-        """Upload like the form does; return the seconds until the app answered."""
-        form = MultipartForm(self._token("/files/"), name, size)
-        started = time.perf_counter()
-        answer = self.session.post(
-            self.base + "/files/upload",
-            # An iterable with a length: requests streams it with a Content-Length, as a
-            # browser sends a form (a bare generator would go chunked).
-            data=form,
-            headers={
-                "Content-Type": f"multipart/form-data; boundary={form.BOUNDARY}",
-                "Referer": self.base + "/files/",
-            },
-            allow_redirects=False,
-            verify=self.session.verify,
-            timeout=900,
-        )
-        elapsed = time.perf_counter() - started
-        if answer.status_code != 303:
-            raise RuntimeError(f"upload of {name}: {answer.status_code} {answer.text[:2000]}")
-        return elapsed
-
-    def download(self, file_id: int, size: int) -> float:
-        started = time.perf_counter()
-        with self.session.get(
-            f"{self.base}/files/{file_id}/download",
-            stream=True,
-            verify=self.session.verify,
-            timeout=900,
-        ) as answer:
-            received = sum(len(chunk) for chunk in answer.iter_content(MIB))
-        elapsed = time.perf_counter() - started
-        if received != size:
-            raise RuntimeError(f"download of {file_id} gave {received} of {size} bytes")
-        return elapsed
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP over gunicorn's unix socket, the hop nginx makes."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__("localhost")
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(str(self._path))
-
-
-def download_direct(stack: Stack, browser: Browser, file_id: int, size: int) -> float:
-    """Download straight from gunicorn's socket, as nginx asks for it (no TLS, no proxy): how
-    fast the app itself serves, to tell its share from nginx's and the client's."""
-    host = browser.base.removeprefix("https://")
-    cookies = "; ".join(f"{name}={value}" for name, value in browser.session.cookies.items())
-    connection = _UnixConnection(stack.root / "gunicorn.sock")
-    started = time.perf_counter()
-    connection.request(
-        "GET",
-        f"/files/{file_id}/download",
-        headers={"Host": host, "Cookie": cookies, "X-Forwarded-For": "127.0.0.1",
-                 "X-Forwarded-Proto": "https", "X-Forwarded-Host": host},
-    )  # fmt: skip
-    answer = connection.getresponse()
-    buffer = memoryview(bytearray(MIB))
-    received = 0
-    while count := answer.readinto(buffer):
-        received += count
-    elapsed = time.perf_counter() - started
-    connection.close()
-    if answer.status != 200 or received != size:
-        raise RuntimeError(f"direct download of {file_id}: {answer.status}, {received} bytes")
-    return elapsed
-
-
-@dataclass
-class Watch:
-    """Peak RSS of the gunicorn workers and disk bytes written by the app and nginx."""
-
-    stack: Stack
-    written_before: int = 0
-    processes: list[psutil.Process] = field(default_factory=list)
-
-    def __enter__(self) -> Watch:
-        self.processes = [*self.stack.app_processes(), *self.stack.nginx_processes()]
-        for worker in self.stack.app_processes():
-            # Writing 5 resets the peak RSS (VmHWM) to the current RSS (Linux >= 4.0).
-            Path(f"/proc/{worker.pid}/clear_refs").write_text("5")
-        self.written_before = self._written()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.written = self._written() - self.written_before
-        self.peak_rss = max(_vm_hwm(worker.pid) for worker in self.stack.app_processes())
-
-    def _written(self) -> int:
-        return sum(process.io_counters().write_bytes for process in self.processes)
-
-
-@dataclass
-class CpuMeter:
-    """CPU seconds (user + system) that each part of the stack spends while the block runs.
-
-    "client" is this process (the raw boto3 client or the browser-like one), "app" the
-    gunicorn workers when an app runs, "s3" the SeaweedFS server.
-    """
-
-    stack: Stack
-    used: dict[str, float] = field(default_factory=dict)
-    _processes: dict[str, list[psutil.Process]] = field(default_factory=dict)
-    _before: dict[str, float] = field(default_factory=dict)
-
-    def __enter__(self) -> CpuMeter:
-        assert self.stack.s3.pid is not None
-        self._processes = {
-            "client": [psutil.Process()],
-            "nginx": self.stack.nginx_processes(),
-            "app": self.stack.app_processes() if self.stack.gunicorn else [],
-            "s3": [psutil.Process(self.stack.s3.pid)],
-        }
-        self._before = self._read()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        after = self._read()
-        self.used = {part: after[part] - self._before[part] for part in after}
-
-    def _read(self) -> dict[str, float]:
-        return {
-            part: sum(sum(process.cpu_times()[:2]) for process in processes)
-            for part, processes in self._processes.items()
-        }
-
-
-def _vm_hwm(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmHWM for {pid}")
 
 
 def _file_id(stack: Stack, name: str) -> int:
-    with sqlite3.connect(stack.database) as connection:
-        (file_id,) = connection.execute(
-            "SELECT id FROM stored_files WHERE name = ?", (name,)
-        ).fetchone()
-    return int(file_id)
+    return stack.file_id(name)
 
 
 def _mbps(size: int, seconds: float) -> float:
@@ -454,6 +285,7 @@ def print_table(results: dict[str, Any]) -> None:
             for path, used in parts.items()
         )
         print(f"  {r['size_mib']:>5} MiB  {line}")
+    print_direct(results)
     c = results["concurrency"]
     print(
         f"\n{c['uploads']} x {c['size_mib']} MiB at once: raw {c['raw_aggregate_mbps']} MB/s, "
@@ -483,6 +315,32 @@ def print_table(results: dict[str, Any]) -> None:
             print(f"    filter {kind:6} {cells}")
 
 
+def print_direct(results: dict[str, Any]) -> None:
+    """Direct uploads beside stream mode, and downloads against their ceiling."""
+    stream = {r["size_mib"]: r for r in results["sizes"]}
+    print("\nDirect uploads (Python client through the API, parts PUT to SeaweedFS) vs stream:")
+    for d in results["direct"]:
+        s = stream[d["size_mib"]]
+        used = d["cpu_seconds_per_gib"]["direct"]
+        print(
+            f"  {d['size_mib']:>5} MiB  raw {d['raw_upload_mbps']} MB/s, direct "
+            f"{d['direct_upload_mbps']} MB/s, ratio {d['ratio']}; app CPU {used['app']:.3f} "
+            f"s/GiB, worker peak RSS {d['worker_peak_rss_mib']} MiB, "
+            f"{d['api_requests_per_upload']} API requests | stream: app {s['app_upload_mbps']} "
+            f"MB/s, ratio {s['upload_ratio']}, app CPU "
+            f"{s['cpu_seconds_per_gib']['app_up']['app']:.2f} s/GiB, RSS "
+            f"{s['worker_peak_rss_mib']} MiB"
+        )
+    print("\nDownloads against the ceiling (nginx, shipped TLS, proxying SeaweedFS; no app):")
+    for d in results["downloads"]:
+        print(
+            f"  {d['size_mib']:>5} MiB  ceiling {d['ceiling_mbps']} MB/s, app through nginx "
+            f"{d['app_through_nginx_mbps']} MB/s, ratio {d['ratio_to_ceiling']}; redirect "
+            f"{d['redirect_mbps']} MB/s (ceiling {d['ceiling_mbps_redirect_run']}), ratio "
+            f"{d['redirect_ratio_to_ceiling']}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller files, one run each")
@@ -500,10 +358,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="securestore-bench-") as folder:
         with running_stack(Path(folder)) as stack:
             for size in sizes:
+                print(f"stream mode, {size // MIB} MiB ...", flush=True)
                 results["sizes"].append(measure_size(stack, size, runs, seq))
                 out.write_text(json.dumps(results, indent=2))  # a cut-short run keeps its part
+            for key, measure in (("direct", measure_direct), ("downloads", measure_downloads)):
+                results[key] = []
+                for size in (s for s in sizes if s >= 64 * MIB):
+                    print(f"{key}, {size // MIB} MiB ...", flush=True)
+                    results[key].append(measure(stack, size, runs, seq))
+                    out.write_text(json.dumps(results, indent=2))
+            print(f"8 concurrent uploads of {concurrent // MIB} MiB ...", flush=True)
             results["concurrency"] = measure_concurrency(stack, concurrent, 8, seq)
             out.write_text(json.dumps(results, indent=2))
+    print(f"listing at {files} files ...", flush=True)
     results["listing"] = listing.measure(files)
     results["seconds"] = round(time.perf_counter() - started)
     out.write_text(json.dumps(results, indent=2))

@@ -9,8 +9,10 @@ is a child of this process on free ports, stopped by its own handle.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,10 +20,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import psutil
 from botocore.config import Config as BotoConfig
+from flask import Flask
 from flask_migrate import upgrade
 
 from securestore import create_app
@@ -54,6 +58,7 @@ class Stack:
     base_url: str
     cert: Path
     database: Path
+    ceiling_url: str
     gunicorn: Gunicorn | None = None
 
     def raw_client(self, pool: int = 32) -> Any:
@@ -67,6 +72,22 @@ class Stack:
             config=BotoConfig(s3={"addressing_style": "path"}, max_pool_connections=pool),
         )
 
+    def ceiling_get_url(self, key: str, client: Any) -> str:
+        """A presigned GET of `key` in the primary bucket, through nginx's ceiling server."""
+        url = client.generate_presigned_url(
+            "get_object", Params={"Bucket": PRIMARY, "Key": key}, ExpiresIn=3600
+        )
+        parts = urlsplit(url)
+        return f"{self.ceiling_url}{parts.path}?{parts.query}"
+
+    def file_id(self, name: str) -> int:
+        """The id of the stored file called `name` (each run's names are unique)."""
+        with sqlite3.connect(self.database) as connection:
+            (found,) = connection.execute(
+                "SELECT id FROM stored_files WHERE name = ?", (name,)
+            ).fetchone()
+        return int(found)
+
     def app_processes(self) -> list[psutil.Process]:
         """The gunicorn workers (the master only forks and watches them)."""
         assert self.gunicorn is not None
@@ -75,6 +96,44 @@ class Stack:
     def nginx_processes(self) -> list[psutil.Process]:
         master = psutil.Process(int((self.nginx_prefix / "nginx.pid").read_text()))
         return [master, *master.children()]
+
+
+@dataclass(frozen=True)
+class BenchSite(NginxSite):
+    """The shipped site plus a "ceiling" server: the same TLS and proxy settings, no app.
+
+    It proxies every request to SeaweedFS, so a download through it is the fastest the path
+    through nginx can be; the app's download through nginx is compared with it.
+    """
+
+    ceiling_port: int = 0
+    s3_endpoint: str = ""
+
+    def render(self, shipped: str) -> str:
+        text = super().render(shipped)
+        return text + ceiling_server(text, self.https_port, self.ceiling_port, self.s3_endpoint)
+
+
+def ceiling_server(site: str, https_port: int, port: int, s3_endpoint: str) -> str:
+    """The rendered site's HTTPS server with its locations swapped for a proxy to S3.
+
+    Everything at the server level stays (TLS, headers, proxy buffers and timeouts); the Host
+    header is S3's own, since a presigned URL is signed for it.
+    """
+    listen = f"listen 127.0.0.1:{https_port} ssl;"
+    start = site.rfind("server {", 0, site.index(listen))
+    head = site[start : site.index("\n    location ", start)]
+    head = head.replace(listen, f"listen 127.0.0.1:{port} ssl;")
+    head = re.sub(r"\n\s*listen \[::1\]:\d+ ssl;", "", head)
+    host = urlsplit(s3_endpoint).netloc
+    return (
+        f"\n# The benchmark's ceiling: nginx to SeaweedFS, no app.\n{head}\n"
+        f"    location / {{\n"
+        f"        proxy_pass {s3_endpoint};\n"
+        f'        proxy_set_header Connection "";\n'
+        f"        proxy_set_header Host {host};\n"
+        f"    }}\n}}\n"
+    )
 
 
 def certificate(folder: Path) -> tuple[Path, Path]:
@@ -131,17 +190,24 @@ def app_environment(
     }
 
 
-def migrate(database_url: str) -> None:
-    """Build the schema with the migrations, as `flask db upgrade` does at deploy time."""
-    app = create_app(
+def local_app(stack: Stack) -> Flask:
+    """The app in this process, on the stack's database and S3: what `flask` commands run
+    on (with the local S3's key in this process's environment, see `running_stack`)."""
+    return create_app(
         {
             "SECRET_KEY": secrets.token_hex(32),
-            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{stack.database}",
             "S3_PRIMARY_BUCKET": PRIMARY,
             "S3_BACKUP_BUCKET": BACKUP,
+            "S3_ENDPOINT_URL": stack.s3.endpoint_url,
+            "S3_REGION": "us-east-1",
         }
     )
-    with app.app_context():
+
+
+def migrate(stack: Stack) -> None:
+    """Build the schema with the migrations, as `flask db upgrade` does at deploy time."""
+    with local_app(stack).app_context():
         upgrade()
 
 
@@ -153,17 +219,25 @@ def running_stack(root: Path) -> Iterator[Stack]:
         raise SystemExit("nginx is missing: apt-get install -y nginx")
     s3 = LocalS3.throwaway(root, (PRIMARY, BACKUP), "bench")
     s3.start()
+    # For `local_app`, as the tests give it: boto3's default chain reads them.
+    os.environ.update(
+        AWS_ACCESS_KEY_ID=s3.access_key,
+        AWS_SECRET_ACCESS_KEY=s3.secret_key,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
     try:
         cert, key = certificate(root)
-        https_port = free_port()
+        https_port, ceiling_port = free_port(), free_port()
         socket_path = root / "gunicorn.sock"
-        site = NginxSite(
+        site = BenchSite(
             http_port=free_port(),
             https_port=https_port,
             upstreams=(f"unix:{socket_path}",),
             static_dir=Path(str(resources.files("securestore") / "static")),
             cert=cert,
             key=key,
+            ceiling_port=ceiling_port,
+            s3_endpoint=s3.endpoint_url,
         )
         with running_nginx(nginx, root / "nginx", site) as prefix:
             yield Stack(
@@ -173,28 +247,34 @@ def running_stack(root: Path) -> Iterator[Stack]:
                 base_url=f"https://127.0.0.1:{https_port}",
                 cert=cert,
                 database=root / "bench.db",
+                ceiling_url=f"https://127.0.0.1:{ceiling_port}",
             )
     finally:
         s3.stop()
 
 
 @contextmanager
-def running_app(stack: Stack, backup_bucket: str) -> Iterator[Gunicorn]:
-    """Run the app under gunicorn (shipped config) on the socket nginx forwards to."""
+def running_app(stack: Stack, backup_bucket: str, **settings: str) -> Iterator[Gunicorn]:
+    """Run the app under gunicorn (shipped config) on the socket nginx forwards to.
+
+    `settings` are more environment variables for it, such as `DOWNLOAD_MODE="redirect"`.
+    """
     secret_key = secrets.token_hex(32)
     database_url = f"sqlite:///{stack.database}"
     if not stack.database.exists():
-        migrate(database_url)
-    env = app_environment(
-        stack.s3,
-        home=stack.root,
-        database_url=database_url,
-        secret_key=secret_key,
-        backup_bucket=backup_bucket,
+        migrate(stack)
+    env = (
+        app_environment(
+            stack.s3,
+            home=stack.root,
+            database_url=database_url,
+            secret_key=secret_key,
+            backup_bucket=backup_bucket,
+        )
+        | settings
     )
-    with running_gunicorn(
-        stack.root / "gunicorn.sock", env, stack.root / f"gunicorn-{backup_bucket}.log"
-    ) as gunicorn:
+    log = stack.root / "-".join(["gunicorn", backup_bucket, *settings.values()])
+    with running_gunicorn(stack.root / "gunicorn.sock", env, log.with_suffix(".log")) as gunicorn:
         stack.gunicorn = gunicorn
         try:
             yield gunicorn
