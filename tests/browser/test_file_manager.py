@@ -612,3 +612,16 @@ def test_a_direct_upload_survives_a_cut_part_and_resumes_after_a_reload(
     # Chromium logs the two parts the test cut; nothing else went wrong.
     cut_parts = ["net::ERR_CONNECTION_RESET", "net::ERR_FAILED"]
     assert [p for p in browsing.problems if not any(c in p for c in cut_parts)] == []
+
+
+@pytest.mark.config(UPLOAD_MODE="stream")
+def test_stream_mode_sends_files_through_the_app(browsing: Browsing) -> None:
+    page = browsing.page
+    browsing.register("streamer2")
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(f"{request.method} {request.url}"))
+    browsing.drop(("through the app.txt", b"streamed" * 100))
+    expect(browsing.upload_row("through the app.txt")).to_have_attribute("data-state", "done")
+    uploads = [line for line in sent if line.startswith(("POST", "PUT"))]
+    assert uploads and all("/files/upload" in line and "partNumber" not in line for line in uploads)
+    assert browsing.problems == []
