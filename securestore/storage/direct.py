@@ -77,9 +77,19 @@ class DirectUploads:
 
     def origin(self) -> str:
         """The scheme, host and port that part URLs point at: what a page's CSP must allow
-        in `connect-src` and the bucket's CORS must admit the page to. Signing is offline."""
-        url = urlsplit(self.part_url("origin", "probe", 1, None))
-        return f"{url.scheme}://{url.netloc}"
+        in `connect-src` and the bucket's CORS must admit the page to.
+
+        Worked out from the client's endpoint as botocore addresses the bucket, without
+        signing anything: at start-up the instance role's credentials may not be there yet.
+        A custom endpoint (`S3_ENDPOINT_URL`) is addressed path-style; on AWS the bucket is in
+        the regional host (`S3Storage` asks for virtual-hosted URLs: the global host that
+        `auto` signs outside us-east-1 answers a redirect, which a CORS preflight cannot
+        follow).
+        """
+        endpoint = urlsplit(self.client.meta.endpoint_url)
+        if (self.client.meta.config.s3 or {}).get("addressing_style") == "path":  # type: ignore[attr-defined]
+            return f"{endpoint.scheme}://{endpoint.netloc}"
+        return f"{endpoint.scheme}://{self.bucket}.{endpoint.netloc}"
 
     def received_parts(self, key: str, upload_id: str) -> list[ReceivedPart]:
         """The parts S3 holds of the upload, by number; `NotFoundError` once it is gone."""

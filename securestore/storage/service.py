@@ -81,8 +81,10 @@ class S3Storage:
             # the parts each upload keeps in flight (see S3_MAX_POOL_CONNECTIONS).
             max_pool_connections=settings["max_pool_connections"],
             s3={
-                # Path-style keys for a custom endpoint (a local S3 has no bucket subdomains).
-                "addressing_style": "path" if settings["endpoint_url"] else "auto",
+                # Path-style keys for a custom endpoint (a local S3 has no bucket subdomains);
+                # on AWS the regional virtual host, which presigned part URLs need (see
+                # `DirectUploads.origin`).
+                "addressing_style": "path" if settings["endpoint_url"] else "virtual",
                 # Every upload carries a checksum header that S3 verifies (the SHA-256 of a
                 # single PUT, the CRC32 of each part). Over HTTPS botocore then skips SigV4's
                 # payload hash by itself; over plain HTTP (a local S3) it would hash every byte

@@ -258,6 +258,12 @@ def _hold_name(
         return upload
 
 
+@raises(NotFoundError)
+def get_upload(user: User, upload_id: int) -> PendingUpload:
+    """The user's live upload; another user's, or an expired one, is a missing one."""
+    return _owned(user, upload_id)
+
+
 def _owned(user: User, upload_id: int) -> PendingUpload:
     """The user's live upload; another user's, or an expired one, is a missing one."""
     upload = db.session.get(PendingUpload, upload_id) if 0 < upload_id <= MAX_ID else None

@@ -68,6 +68,7 @@ def start() -> ResponseReturnValue:
 @bp.post("/<id:upload_id>/parts")
 def sign_parts(upload_id: int) -> ResponseReturnValue:
     """Presigned `PUT` URLs for the parts asked for (each bound to its checksum, if given)."""
+    service.get_upload(current_user, upload_id)  # another user's id: 404 before anything
     body = _body(PartsRequestSchema())
     urls = service.sign_parts(current_user, upload_id, body["part_numbers"], body["checksums"])
     return jsonify(urls=urls)

@@ -91,9 +91,12 @@ class Uploader:
         return self.client.delete(f"/api/v1/uploads/{upload_id}", headers=self.headers)
 
 
-def open_uploads(app: Flask) -> list[Any]:
+def open_uploads(app: Flask, uploader: Uploader) -> list[Any]:
+    """The multipart uploads open under this test's user (SeaweedFS's buckets are shared by
+    the whole session, other tests' included)."""
     with app.app_context():
-        return list(storage.direct.open_uploads())
+        mine = f"{uploader.username}/"
+        return [found for found in storage.direct.open_uploads() if found.key.startswith(mine)]
 
 
 @pytest.mark.parametrize("checksummed", [True, False], ids=["checksums", "no-checksums"])
@@ -116,7 +119,7 @@ def test_a_direct_upload_becomes_a_file_with_its_backup_copy(
         assert object_body(client, PRIMARY, f"{uploader.username}/video.mp4") == BODY
         assert object_body(client, BACKUP, f"{uploader.username}/video.mp4") == BODY
         assert db.session.scalar(db.select(db.func.count()).select_from(PendingUpload)) == 0
-    assert open_uploads(backend) == []
+    assert open_uploads(backend, uploader) == []
     assert uploader.get(upload_id).status_code == 404
     content = uploader.client.get(
         f"/api/v1/files/{done.json['id']}/content", headers=uploader.headers
@@ -161,7 +164,7 @@ def test_cancel_aborts_in_s3_and_frees_the_name_and_the_quota(backend: Flask) ->
     started = uploader.start(size=len(BODY))
     uploader.send(started.json["id"], {1: BODY[: 5 * MIB]}, checksummed=True)
     assert uploader.cancel(started.json["id"]).status_code == 204
-    assert open_uploads(backend) == []
+    assert open_uploads(backend, uploader) == []
     for answer in (uploader.get(started.json["id"]), uploader.cancel(started.json["id"]),
                    uploader.complete(started.json["id"])):  # fmt: skip
         assert answer.status_code == 404
@@ -178,7 +181,7 @@ def test_parts_that_do_not_make_the_declared_size_answer_409_and_nothing_is_kept
     uploader.send(started.json["id"], parts_of(BODY, 5 * MIB), checksummed=False)
     answer = uploader.complete(started.json["id"])
     assert answer.status_code == 409 and answer.json["error"]["code"] == "upload_mismatch"
-    assert open_uploads(backend) == []
+    assert open_uploads(backend, uploader) == []
     assert uploader.get(started.json["id"]).status_code == 404
     with backend.app_context():
         assert db.session.scalars(db.select(StoredFile)).all() == []  # a database per test
@@ -205,7 +208,7 @@ def test_size_limit_413_comes_before_quota_507_and_neither_touches_s3(app: Flask
     held = uploader.start(size=6 * MIB)
     assert held.status_code == 201
     assert uploader.start(size=3 * MIB, name="second").status_code == 507  # room is reserved
-    assert open_uploads(app) == []
+    assert open_uploads(app, uploader) == []
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(PendingUpload)) == 1
     assert uploader.cancel(held.json["id"]).status_code == 204
@@ -259,7 +262,7 @@ def test_backup_sync_aborts_uploads_left_unfinished(backend: Flask) -> None:
         second = backups.sync(now=utcnow() + timedelta(hours=25))
     assert first.uploads_expired + second.uploads_expired >= 2
     assert uploader.get(started.json["id"]).status_code == 404
-    assert [u for u in open_uploads(backend) if u.key.startswith(uploader.username)] == []
+    assert open_uploads(backend, uploader) == []
     with backend.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(PendingUpload)) == 0
     output = backend.test_cli_runner().invoke(args=["backup", "sync"]).output
