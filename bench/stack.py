@@ -205,9 +205,18 @@ def local_app(stack: Stack) -> Flask:
     )
 
 
-def migrate(stack: Stack) -> None:
-    """Build the schema with the migrations, as `flask db upgrade` does at deploy time."""
-    with local_app(stack).app_context():
+def migrate(database_url: str) -> None:
+    """Build the schema with the migrations, as `flask db upgrade` does at deploy time (the
+    load test's PostgreSQL as well as this stack's SQLite)."""
+    app = create_app(
+        {
+            "SECRET_KEY": secrets.token_hex(32),
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "S3_PRIMARY_BUCKET": PRIMARY,
+            "S3_BACKUP_BUCKET": BACKUP,
+        }
+    )
+    with app.app_context():
         upgrade()
 
 
@@ -262,7 +271,7 @@ def running_app(stack: Stack, backup_bucket: str, **settings: str) -> Iterator[G
     secret_key = secrets.token_hex(32)
     database_url = f"sqlite:///{stack.database}"
     if not stack.database.exists():
-        migrate(stack)
+        migrate(f"sqlite:///{stack.database}")
     env = (
         app_environment(
             stack.s3,
