@@ -70,12 +70,16 @@ def page_parallel_parts() -> int:
 
 
 def _browser_cpu() -> float:
-    """CPU seconds of this process's descendants: Playwright's driver and Chromium's
-    processes (a process that ended meanwhile drops out, so this can undercount)."""
+    """CPU seconds of Playwright's driver and the Chromium it started (the stack's servers are
+    children of this process too: they are left out); a process that ended meanwhile drops
+    out, so this can undercount."""
     used = 0.0
-    for process in psutil.Process().children(recursive=True):
+    for child in psutil.Process().children():
         try:
-            used += sum(process.cpu_times()[:2])
+            if not child.name().startswith("node"):
+                continue
+            for process in [child, *child.children(recursive=True)]:
+                used += sum(process.cpu_times()[:2])
         except psutil.NoSuchProcess:
             pass
     return used
