@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 MIB = 1024 * 1024
 # Random bytes (incompressible), repeated: generating them is not what is measured.
@@ -68,3 +69,12 @@ class MultipartForm:
         yield self.head
         yield from self.content
         yield self.tail
+
+
+def write_generated(path: Path, size: int) -> Path:
+    """Write `size` bytes of `GeneratedFile` to `path`, for a client that needs a real file
+    (a browser's file input); a MiB at a time, so 1 GiB takes a second or two."""
+    with path.open("wb") as out:
+        for chunk in GeneratedFile(size):
+            out.write(chunk)
+    return path

@@ -18,6 +18,9 @@ loopback, then for each file size measures, as medians of several runs:
   backup copy;
 - direct uploads (bench/direct.py): a Python client through the API, parts PUT straight to
   SeaweedFS, against raw boto3 multipart with the same part size and concurrency;
+- direct uploads driven by Chromium through the page (bench/chromium.py), against raw boto3
+  multipart with the page's part size and parts in flight (skipped, saying why, without
+  /usr/bin/chromium or Playwright);
 - downloads against their fair ceiling, nginx proxying SeaweedFS with no app, and
   `DOWNLOAD_MODE=redirect` (bench/downloads.py);
 - listing latency (bench/listing.py) at 100,000 files on SQLite and PostgreSQL.
@@ -42,7 +45,7 @@ from typing import Any
 import psutil
 from boto3.s3.transfer import TransferConfig
 
-from bench import listing
+from bench import chromium, listing
 from bench.browser import Browser, download_direct
 from bench.direct import measure_direct
 from bench.downloads import measure_downloads
@@ -331,6 +334,7 @@ def print_direct(results: dict[str, Any]) -> None:
             f"{s['cpu_seconds_per_gib']['app_up']['app']:.2f} s/GiB, RSS "
             f"{s['worker_peak_rss_mib']} MiB"
         )
+    print_chromium(results, stream)
     print("\nDownloads against the ceiling (nginx, shipped TLS, proxying SeaweedFS; no app):")
     for d in results["downloads"]:
         print(
@@ -338,6 +342,27 @@ def print_direct(results: dict[str, Any]) -> None:
             f"{d['app_through_nginx_mbps']} MB/s, ratio {d['ratio_to_ceiling']}; redirect "
             f"{d['redirect_mbps']} MB/s (ceiling {d['ceiling_mbps_redirect_run']}), ratio "
             f"{d['redirect_ratio_to_ceiling']}"
+        )
+
+
+def print_chromium(results: dict[str, Any], stream: dict[int, dict[str, Any]]) -> None:
+    """Direct uploads by Chromium through the page, beside the Python client's."""
+    print("\nDirect uploads by Chromium through the page (the page's script, parts PUT to "
+          "SeaweedFS):")  # fmt: skip
+    if "skipped" in results["chromium"]:
+        print(f"  skipped, {results['chromium']['skipped']}")
+        return
+    client = {d["size_mib"]: d for d in results["direct"]}
+    for d in results["chromium"]:
+        used = d["cpu_seconds_per_gib"]["chromium"]
+        python = client.get(d["size_mib"])
+        print(
+            f"  {d['size_mib']:>5} MiB  raw {d['raw_upload_mbps']} MB/s, chromium "
+            f"{d['chromium_upload_mbps']} MB/s, ratio {d['ratio']}; app CPU {used['app']:.3f} "
+            f"s/GiB, browser CPU {used['browser']:.1f} s/GiB, worker peak RSS "
+            f"{d['worker_peak_rss_mib']} MiB, {d['app_requests_per_upload']} app requests"
+            + (f" | Python client: ratio {python['ratio']}" if python else "")
+            + f" | stream: ratio {stream[d['size_mib']]['upload_ratio']}"
         )
 
 
@@ -361,8 +386,17 @@ def main() -> None:
                 print(f"stream mode, {size // MIB} MiB ...", flush=True)
                 results["sizes"].append(measure_size(stack, size, runs, seq))
                 out.write_text(json.dumps(results, indent=2))  # a cut-short run keeps its part
-            for key, measure in (("direct", measure_direct), ("downloads", measure_downloads)):
+            skip_chromium = chromium.missing()
+            for key, measure in (
+                ("direct", measure_direct),
+                ("chromium", chromium.measure_chromium),
+                ("downloads", measure_downloads),
+            ):
                 results[key] = []
+                if key == "chromium" and skip_chromium:
+                    print(f"chromium: skipped, {skip_chromium}", flush=True)
+                    results[key] = {"skipped": skip_chromium}
+                    continue
                 for size in (s for s in sizes if s >= 64 * MIB):
                     print(f"{key}, {size // MIB} MiB ...", flush=True)
                     results[key].append(measure(stack, size, runs, seq))

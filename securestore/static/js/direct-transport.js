@@ -110,8 +110,15 @@ export function directTransport(form) {
       const urls = new Map();
       const blobOf = (number) => file.slice((number - 1) * partSize, number * partSize);
 
+      // One batch request at a time: the workers start together, and concurrent batches
+      // would hash the same parts twice over and race in the app, which starts the S3
+      // upload and records the signed checksums on a batch (checksums were lost so).
+      let signing = Promise.resolve();
       async function urlFor(number) {
-        if (!urls.has(number)) {
+        const turn = signing.then(async () => {
+          if (urls.has(number)) {
+            return;
+          }
           const batch = missing.filter((n) => !sent.has(n) && !urls.has(n))
             .filter((n) => n >= number).slice(0, URL_BATCH);
           const sums = {};
@@ -122,7 +129,9 @@ export function directTransport(form) {
           const answer = await ask("POST", uploadId + "/parts",
             withSums ? { part_numbers: batch, checksums: sums } : { part_numbers: batch });
           batch.forEach((n) => { urls.set(n, { url: answer.urls[String(n)], sum: sums[n] }); });
-        }
+        });
+        signing = turn.catch(() => {});
+        await turn;
         return urls.get(number);
       }
 
