@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from securestore.audit import service as audit
@@ -107,23 +107,55 @@ def sign_parts(
     checksums = _checked_checksums(checksums, wanted)
     checksummed = bool(checksums)
     if upload.upload_id is None:
-        upload.upload_id = storage.direct.start(
-            upload.key, content_type=upload.content_type, checksummed=checksummed
-        )
-        upload.checksummed = checksummed
-    elif checksummed != upload.checksummed:
+        _start_once(upload, checksummed)
+    if checksummed != upload.checksummed:
         state = "carry" if upload.checksummed else "carry no"
         raise ValidationError(f"This upload's parts {state} checksums; keep sending them so.")
+    s3_upload = upload.upload_id or ""  # set by `_start_once` at the latest
     urls = {
         str(number): storage.direct.part_url(
-            upload.key, upload.upload_id, number, checksums.get(str(number))
+            upload.key, s3_upload, number, checksums.get(str(number))
         )
         for number in wanted
     }
     if checksums:
-        upload.remember_checksums(checksums)
-    db.session.commit()
+        _remember(upload, checksums)
     return urls
+
+
+def _start_once(upload: PendingUpload, checksummed: bool) -> None:
+    """Start the S3 multipart upload, once however many part requests race to do it.
+
+    Whoever records its upload id first (a conditional UPDATE) wins; the others abort the
+    S3 upload they started and use the winner's.
+    """
+    started = storage.direct.start(
+        upload.key, content_type=upload.content_type, checksummed=checksummed
+    )
+    won = db.session.execute(
+        update(PendingUpload)
+        .where(PendingUpload.id == upload.id, PendingUpload.upload_id.is_(None))
+        .values(upload_id=started, checksummed=checksummed)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        storage.direct.abort(upload.key, started)
+    db.session.refresh(upload)
+
+
+def _remember(upload: PendingUpload, checksums: dict[str, str]) -> None:
+    """Add the checksums just signed to the row's, under its write lock, so that parallel
+    part requests never overwrite each other's (completing needs every one)."""
+    db.session.execute(
+        update(PendingUpload)
+        .where(PendingUpload.id == upload.id)
+        .values(id=PendingUpload.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(upload)  # read again now that the row is ours until the commit
+    upload.remember_checksums(checksums)
+    db.session.commit()
 
 
 @raises(NotFoundError, StorageError)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -321,3 +322,33 @@ def test_a_direct_upload_into_a_folder_lands_at_its_path_and_can_gain_versions(
         headers=uploader.headers,
     )
     assert old.data == BODY
+
+
+@pytest.mark.seaweedfs
+def test_parallel_part_requests_start_one_s3_upload_and_keep_every_checksum(
+    seaweed_app: Flask,
+) -> None:
+    """A page's (or a script's) workers ask for part URLs at once: one multipart upload
+    starts, and no request's checksums overwrite another's, so the upload completes."""
+    uploader = Uploader(seaweed_app)
+    body = bytes(range(256)) * (15 * MIB // 256) + b"tail"
+    started = uploader.start(size=len(body)).json
+    parts = parts_of(body, started["part_size"])
+    sums = {str(n): sha256_b64(data) for n, data in parts.items()}
+
+    def ask(number: int) -> Any:
+        client = seaweed_app.test_client()
+        return client.post(
+            f"/api/v1/uploads/{started['id']}/parts",
+            json={"part_numbers": [number], "checksums": {str(number): sums[str(number)]}},
+            headers=uploader.headers,
+        ).json["urls"][str(number)]
+
+    with ThreadPoolExecutor(len(parts)) as pool:
+        urls = dict(zip(parts, pool.map(ask, parts), strict=True))
+    for number, data in parts.items():
+        assert put(urls[number], data, sums[str(number)]).status_code == 200
+    assert len(open_uploads(seaweed_app, uploader)) == 1
+    completed = uploader.complete(started["id"])
+    assert completed.status_code == 201, completed.json
+    assert open_uploads(seaweed_app, uploader) == []
