@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from securestore.api import schemas
 from securestore.api.auth import current_api_user, token_required
 from securestore.api.views import FILE_ID, READ, bp, errors
-from securestore.files import service, versions
+from securestore.files import history, service, versions
 from securestore.files.models import StoredFile
 from securestore.files.responses import version_response
 
@@ -46,9 +46,9 @@ def version_content(file_id: int, version_id: int) -> ResponseReturnValue:
 @bp.route(f"{VERSION}/restore", methods=["POST"])
 @token_required("write")
 @bp.response(200, schemas.FileSchema)
-@errors(service.restore_version, *READ)
+@errors(history.restore_version, *READ)
 def restore_version(file_id: int, version_id: int) -> StoredFile:
     """Make the version current again; the content it replaces becomes the newest version."""
-    return service.restore_version(
+    return history.restore_version(
         current_api_user(), file_id, version_id, address=request.remote_addr
     )

@@ -8,7 +8,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response as BaseResponse
 
 from securestore.auth.models import User
-from securestore.files import service
+from securestore.files import history, service
 from securestore.files.export import Export, export_files
 from securestore.files.models import FileVersion, StoredFile
 from securestore.formatting import content_disposition, media_type
@@ -35,7 +35,7 @@ def version_response(record: StoredFile, version: FileVersion, address: str | No
     )  # fmt: skip
     span = requested_span(content)
     return file_response(
-        content, span, service.open_version_download(record, version, span, address=address)
+        content, span, history.open_version_download(record, version, span, address=address)
     )
 
 

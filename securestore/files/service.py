@@ -18,7 +18,7 @@ from sqlalchemy import or_, select, update
 
 from securestore.audit import service as audit
 from securestore.auth.models import User
-from securestore.db_types import MAX_ID, utcnow
+from securestore.db_types import MAX_ID
 from securestore.errors import (
     BackupDamagedError,
     BackupNotReadyError,
@@ -36,7 +36,7 @@ from securestore.errors import (
 from securestore.extensions import db, storage
 from securestore.files import folders, lifecycle, versions
 from securestore.files.copies import backup_copy
-from securestore.files.models import BackupState, FileVersion, Folder, StoredFile
+from securestore.files.models import BackupState, Folder, StoredFile
 from securestore.files.naming import clean_filename, numbered_name, object_key, split_extension
 from securestore.files.search import like_escaped
 from securestore.formatting import content_disposition, human_size, media_type
@@ -122,7 +122,9 @@ def store_upload(
     current = _live_file(user, folder, name) if target.replace else None
     try:
         if current is not None:
-            return _replace(current, incoming.stream, content_type, max_bytes, address)
+            versions.replace_content(current, incoming.stream, content_type, max_bytes)
+            audit.record("replace", user=user, address=address, detail=current.audit_label)
+            return current
         name, stored = _write_object(user, folder, name, incoming.stream, content_type, max_bytes)
         record = lifecycle.register(
             StoredFile(
@@ -191,35 +193,6 @@ def open_download(
 
 
 @raises(StorageError)
-def open_version_download(
-    record: StoredFile, version: FileVersion, span: tuple[int, int] | None, *, address: str | None
-) -> ObjectStream:
-    """Stream one earlier content of the file for a download; audited."""
-    stream = versions.open_version(version, span)
-    detail = f"{record.audit_label} (version {version.id})"
-    audit.record("download", user=record.owner, address=address, detail=detail)
-    return stream
-
-
-@raises(NotFoundError, StorageError, DatabaseError)
-def restore_version(
-    user: User, file_id: int, version_id: int, *, address: str | None
-) -> StoredFile:
-    """Make an earlier content current again; the one it replaces becomes a version.
-
-    Usage does not change (both contents were counted before and still are), so no room
-    is reserved.
-    """
-    record = get_file(user, file_id)
-    version = versions.get_version(record, version_id)
-    versions.make_current(record, version)
-    versions.prune(record)
-    detail = f"{record.audit_label} (version {version_id})"
-    audit.record("version_restore", user=user, address=address, detail=detail)
-    return record
-
-
-@raises(StorageError)
 def read_object(record: StoredFile, span: tuple[int, int] | None = None) -> ObjectStream:
     """The file's bytes from the primary bucket, or from the backup copy when the primary
     object is missing or the primary bucket does not answer."""
@@ -275,26 +248,6 @@ def restore_file(user: User, file_id: int, *, address: str | None) -> StoredFile
 def _live_file(user: User, folder: Folder | None, name: str) -> StoredFile | None:
     key = object_key(user.username, name, folders.path_of(folder))
     return db.session.scalar(select(StoredFile).where(StoredFile.key == key, StoredFile.live()))
-
-
-def _replace(
-    record: StoredFile, stream: IO[bytes], content_type: str, max_bytes: int, address: str | None
-) -> StoredFile:
-    """Give `record` the uploaded content, keeping the old one as a version first."""
-    version = versions.keep_current(record)
-    try:
-        stored = storage.upload(
-            record.key, stream, content_type=content_type, max_bytes=max_bytes, replace=True
-        )
-    except BaseException:
-        versions.forget([version])  # the file still holds that content
-        raise
-    record.size, record.sha256, record.content_type = stored.size, stored.sha256, content_type
-    record.modified_at = utcnow()
-    lifecycle.replaced(record)
-    versions.prune(record)
-    audit.record("replace", user=record.owner, address=address, detail=record.audit_label)
-    return record
 
 
 def _write_object(

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from securestore.errors import ValidationError, wants_json
-from securestore.files import folders, organize, service, versions
+from securestore.files import folders, history, organize, service, versions
 from securestore.files.responses import version_response
 from securestore.files.views import file_json
 
@@ -130,6 +130,6 @@ def download_version(file_id: int, version_id: int) -> ResponseReturnValue:
 @bp.post("/<id:file_id>/versions/<id:version_id>/restore")
 def restore_version(file_id: int, version_id: int) -> ResponseReturnValue:
     """Make an earlier content current; the one it replaces is kept as a version."""
-    service.restore_version(current_user, file_id, version_id, address=request.remote_addr)
+    history.restore_version(current_user, file_id, version_id, address=request.remote_addr)
     flash("Restored that version; the content it replaced is now a version.", "success")
     return redirect(url_for("tree.file_versions", file_id=file_id), code=303)

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import IO
 
 from flask import current_app
 from sqlalchemy import select
 
 from securestore.auth.models import User
 from securestore.db_types import MAX_ID, utcnow
-from securestore.errors import NotFoundError, StorageError, raises
+from securestore.errors import DatabaseError, NotFoundError, StorageError, TooLargeError, raises
 from securestore.extensions import db, storage
 from securestore.files import lifecycle
 from securestore.files.models import VERSION_PREFIX, FileVersion, StoredFile
@@ -118,6 +119,28 @@ def make_current(record: StoredFile, version: FileVersion) -> None:
     record.content_type, record.modified_at = version.content_type, utcnow()
     lifecycle.replaced(record)
     forget([version])
+
+
+@raises(StorageError, DatabaseError, TooLargeError)
+def replace_content(
+    record: StoredFile, stream: IO[bytes], content_type: str, max_bytes: int
+) -> None:
+    """Give the file the uploaded content, keeping its current one as a version first.
+
+    An upload that fails forgets that version again: the file still holds its content.
+    """
+    version = keep_current(record)
+    try:
+        stored = storage.upload(
+            record.key, stream, content_type=content_type, max_bytes=max_bytes, replace=True
+        )
+    except BaseException:
+        forget([version])
+        raise
+    record.size, record.sha256, record.content_type = stored.size, stored.sha256, content_type
+    record.checksum, record.modified_at = None, utcnow()
+    lifecycle.replaced(record)
+    prune(record)
 
 
 def prune(record: StoredFile) -> int:
