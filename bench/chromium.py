@@ -17,7 +17,6 @@ cores.
 from __future__ import annotations
 
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -31,12 +30,11 @@ import psutil
 from boto3.s3.transfer import TransferConfig
 
 from bench.browser import PASSWORD
-from bench.meters import CpuMeter, Watch
+from bench.meters import CpuMeter, Watch, mbps, run_line, upload_summary
 from bench.payload import MIB, GeneratedFile, write_generated
 from bench.stack import NO_BACKUP, PRIMARY, Stack, local_app, running_app, running_stack
 from securestore.auth import registration
 
-GIB = 1024 * MIB
 CHROMIUM = Path("/usr/bin/chromium")
 # As tests/browser: no sandbox (containers), nothing running beside the page.
 CHROMIUM_ARGS = [
@@ -183,9 +181,7 @@ def measure_chromium(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> 
 
         # A first, untimed upload warms Chromium and the workers and tells the part size.
         seconds = page.upload(next_file())
-        print(
-            f"    chromium {size // MIB} MiB warm-up: {_mbps(size, seconds):.0f} MB/s", flush=True
-        )
+        print(f"    chromium {size // MIB} MiB warm-up: {mbps(size, seconds):.0f} MB/s", flush=True)
         transfer = TransferConfig(
             multipart_threshold=page.part_size,
             multipart_chunksize=page.part_size,
@@ -206,38 +202,14 @@ def measure_chromium(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> 
             calls = page.requests - before_requests
             cpu["chromium"].append(meter.used | {"browser": _browser_cpu() - before_browser})
             peaks.append(watch.peak_rss)
-            print(
-                f"    chromium {size // MIB} MiB run {run + 1}/{runs}: raw "
-                f"{_mbps(size, times['raw'][-1]):.0f} MB/s, chromium "
-                f"{_mbps(size, times['chromium'][-1]):.0f} MB/s, app "
-                f"{meter.used['app']:.3f} CPU s",
-                flush=True,
-            )
+            print(run_line("chromium", size, run, runs, times, meter.used["app"]), flush=True)
         raw.delete_object(Bucket=PRIMARY, Key=f"{username}/{path.name}")
         browser.close()
-    raw_s, page_s = statistics.median(times["raw"]), statistics.median(times["chromium"])
-    return {
-        "size_mib": size // MIB,
+    return upload_summary("chromium", size, times, cpu, peaks) | {
         "part_size_mib": page.part_size // MIB,
         "parallel_parts": parallel,
         "app_requests_per_upload": calls,
-        "raw_upload_mbps": round(_mbps(size, raw_s), 1),
-        "chromium_upload_mbps": round(_mbps(size, page_s), 1),
-        "ratio": round(raw_s / page_s, 2),
-        "cpu_seconds_per_gib": {
-            path_: {
-                part: round(statistics.median(run[part] for run in used) * GIB / size, 3)
-                for part in used[0]
-            }
-            for path_, used in cpu.items()
-        },
-        "worker_peak_rss_mib": round(max(peaks) / MIB, 1),
-        "runs": runs,
     }
-
-
-def _mbps(size: int, seconds: float) -> float:
-    return size / seconds / 1e6
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -24,13 +23,12 @@ import urllib3
 from boto3.s3.transfer import TransferConfig
 
 from bench.browser import Browser
-from bench.meters import CpuMeter, Watch
+from bench.meters import CpuMeter, Watch, mbps, run_line, upload_summary
 from bench.payload import MIB, GeneratedFile
 from bench.stack import NO_BACKUP, PRIMARY, Stack, local_app, running_app
 from securestore.auth import service as accounts
 from securestore.tokens import service as tokens
 
-GIB = 1024 * MIB
 # Parts in flight at once, for the client and for raw boto3 alike.
 CONCURRENCY = 4
 # Part URLs asked for per request: fewer requests cost the app less, but a batch's parts are
@@ -146,7 +144,7 @@ def measure_direct(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> di
         name = f"d{next(seq)}.bin"
         seconds, part_size = direct_upload(api, part_pool, name, size)
         raw.delete_object(Bucket=PRIMARY, Key=f"{browser.username}/{name}")
-        print(f"    direct {size // MIB} MiB warm-up: {_mbps(size, seconds):.0f} MB/s", flush=True)
+        print(f"    direct {size // MIB} MiB warm-up: {mbps(size, seconds):.0f} MB/s", flush=True)
         for run in range(runs):
             transfer = TransferConfig(
                 multipart_threshold=part_size,
@@ -168,33 +166,9 @@ def measure_direct(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> di
             cpu["direct"].append(meter.used)
             peaks.append(watch.peak_rss)
             raw.delete_object(Bucket=PRIMARY, Key=f"{browser.username}/{name}")
-            print(
-                f"    direct {size // MIB} MiB run {run + 1}/{runs}: raw "
-                f"{_mbps(size, times['raw'][-1]):.0f} MB/s, direct "
-                f"{_mbps(size, times['direct'][-1]):.0f} MB/s, app "
-                f"{meter.used['app']:.3f} CPU s",
-                flush=True,
-            )
-    raw_s, direct_s = statistics.median(times["raw"]), statistics.median(times["direct"])
-    return {
-        "size_mib": size // MIB,
+            print(run_line("direct", size, run, runs, times, meter.used["app"]), flush=True)
+    return upload_summary("direct", size, times, cpu, peaks) | {
         "part_size_mib": part_size // MIB,
         "concurrency": CONCURRENCY,
         "api_requests_per_upload": calls,
-        "raw_upload_mbps": round(_mbps(size, raw_s), 1),
-        "direct_upload_mbps": round(_mbps(size, direct_s), 1),
-        "ratio": round(raw_s / direct_s, 2),
-        "cpu_seconds_per_gib": {
-            path: {
-                part: round(statistics.median(run[part] for run in used) * GIB / size, 3)
-                for part in used[0]
-            }
-            for path, used in cpu.items()
-        },
-        "worker_peak_rss_mib": round(max(peaks) / MIB, 1),
-        "runs": runs,
     }
-
-
-def _mbps(size: int, seconds: float) -> float:
-    return size / seconds / 1e6

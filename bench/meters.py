@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
+from bench.payload import MIB
 from bench.stack import Stack
+
+GIB = 1024 * MIB
 
 
 @dataclass
@@ -74,3 +79,45 @@ def _vm_hwm(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError(f"no VmHWM for {pid}")
+
+
+def mbps(size: int, seconds: float) -> float:
+    """Megabytes (10^6) per second of moving `size` bytes in `seconds`."""
+    return size / seconds / 1e6
+
+
+def run_line(label: str, size: int, run: int, runs: int, times: dict[str, list[float]],
+             app_cpu: float) -> str:  # fmt: skip
+    """The progress line of one run of an upload against raw boto3."""
+    return (
+        f"    {label} {size // MIB} MiB run {run + 1}/{runs}: raw "
+        f"{mbps(size, times['raw'][-1]):.0f} MB/s, {label} "
+        f"{mbps(size, times[label][-1]):.0f} MB/s, app {app_cpu:.3f} CPU s"
+    )
+
+
+def upload_summary(
+    label: str,
+    size: int,
+    times: dict[str, list[float]],
+    cpu: dict[str, list[dict[str, float]]],
+    peaks: list[int],
+) -> dict[str, Any]:
+    """Medians of the runs of an upload path (`label`) against raw boto3 in the same run:
+    MB/s, their ratio, CPU seconds per GiB for each process group, the workers' peak RSS."""
+    raw_s, path_s = statistics.median(times["raw"]), statistics.median(times[label])
+    return {
+        "size_mib": size // MIB,
+        "raw_upload_mbps": round(mbps(size, raw_s), 1),
+        f"{label}_upload_mbps": round(mbps(size, path_s), 1),
+        "ratio": round(raw_s / path_s, 2),
+        "cpu_seconds_per_gib": {
+            path: {
+                part: round(statistics.median(run[part] for run in used) * GIB / size, 3)
+                for part in used[0]
+            }
+            for path, used in cpu.items()
+        },
+        "worker_peak_rss_mib": round(max(peaks) / MIB, 1),
+        "runs": len(times[label]),
+    }
