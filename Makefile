@@ -59,7 +59,7 @@ test: $(VENV)/.installed-test deploy-tools chromium
 
 ## screenshots: run the browser tests and copy their screenshots to docs/ for the README and docs pages
 screenshots: $(VENV)/.installed-test chromium
-	$(BIN)/pytest tests/test_browser.py
+	$(BIN)/pytest tests/browser
 	mkdir -p docs
 	cp test-artifacts/*.png docs/
 

@@ -529,7 +529,7 @@ def test_folders_a_folder_upload_a_drag_and_drop_move_and_a_version_restore(
     assert browsing.listed_names() == ["notes.txt"]  # replaced, not "notes (2).txt"
     browsing.file_row("notes.txt").get_by_role("link", name="Versions of notes.txt").click()
     expect(page.locator("tr[data-version-id]")).to_have_count(1)
-    browsing.screenshot("09-versions")
+    browsing.screenshot("12-versions")
     page.get_by_test_id("restore-version").click()
     expect(page.get_by_role("status").filter(has_text="Restored that version")).to_be_visible()
     expect(page.locator("tr[data-version-id]")).to_have_count(1)  # the replaced content
@@ -537,7 +537,7 @@ def test_folders_a_folder_upload_a_drag_and_drop_move_and_a_version_restore(
     download = browsing.file_row("notes.txt").get_by_role("link", name="Download notes.txt")
     answer = page.request.get(download.get_attribute("href") or "")
     assert answer.body() == b"first draft"
-    browsing.screenshot("08-folders")
+    browsing.screenshot("11-folders")
     assert browsing.problems == []
 
 
