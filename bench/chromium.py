@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from boto3.s3.transfer import TransferConfig
 
 from bench.browser import PASSWORD
-from bench.meters import CpuMeter, Watch, mbps, run_line, upload_summary
-from bench.payload import MIB, GeneratedFile, write_generated
+from bench.meters import CpuMeter, Watch, mbps, raw_multipart_run, run_line, upload_summary
+from bench.payload import MIB, write_generated
 from bench.stack import NO_BACKUP, PRIMARY, Stack, local_app, running_app, running_stack
 from securestore.auth import registration
 
@@ -182,19 +181,9 @@ def measure_chromium(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> 
         # A first, untimed upload warms Chromium and the workers and tells the part size.
         seconds = page.upload(next_file())
         print(f"    chromium {size // MIB} MiB warm-up: {mbps(size, seconds):.0f} MB/s", flush=True)
-        transfer = TransferConfig(
-            multipart_threshold=page.part_size,
-            multipart_chunksize=page.part_size,
-            max_concurrency=parallel,
-        )
         for run in range(runs):
             key = f"raw/{next(seq)}.bin"
-            with CpuMeter(stack) as meter:
-                started = time.perf_counter()
-                raw.upload_fileobj(GeneratedFile(size), PRIMARY, key, Config=transfer)
-                times["raw"].append(time.perf_counter() - started)
-            cpu["raw"].append(meter.used)
-            raw.delete_object(Bucket=PRIMARY, Key=key)
+            raw_multipart_run(stack, raw, key, size, page.part_size, parallel, times, cpu)
             chosen = next_file()
             before_requests, before_browser = page.requests, _browser_cpu()
             with Watch(stack) as watch, CpuMeter(stack) as meter:

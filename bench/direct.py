@@ -20,10 +20,9 @@ from typing import Any
 
 import requests
 import urllib3
-from boto3.s3.transfer import TransferConfig
 
 from bench.browser import Browser
-from bench.meters import CpuMeter, Watch, mbps, run_line, upload_summary
+from bench.meters import CpuMeter, Watch, mbps, raw_multipart_run, run_line, upload_summary
 from bench.payload import MIB, GeneratedFile
 from bench.stack import NO_BACKUP, PRIMARY, Stack, local_app, running_app
 from securestore.auth import service as accounts
@@ -146,18 +145,8 @@ def measure_direct(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> di
         raw.delete_object(Bucket=PRIMARY, Key=f"{browser.username}/{name}")
         print(f"    direct {size // MIB} MiB warm-up: {mbps(size, seconds):.0f} MB/s", flush=True)
         for run in range(runs):
-            transfer = TransferConfig(
-                multipart_threshold=part_size,
-                multipart_chunksize=part_size,
-                max_concurrency=CONCURRENCY,
-            )
             key = f"raw/{next(seq)}.bin"
-            with CpuMeter(stack) as meter:
-                started = time.perf_counter()
-                raw.upload_fileobj(GeneratedFile(size), PRIMARY, key, Config=transfer)
-                times["raw"].append(time.perf_counter() - started)
-            cpu["raw"].append(meter.used)
-            raw.delete_object(Bucket=PRIMARY, Key=key)
+            raw_multipart_run(stack, raw, key, size, part_size, CONCURRENCY, times, cpu)
             name = f"d{next(seq)}.bin"
             before = api.requests
             with Watch(stack) as watch, CpuMeter(stack) as meter:
