@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import requests
@@ -30,9 +31,12 @@ from securestore.tokens import service as tokens
 
 # Parts in flight at once, for the client and for raw boto3 alike.
 CONCURRENCY = 4
-# Part URLs asked for per request: fewer requests cost the app less, but a batch's parts are
-# hashed before its URLs can be signed, so the first PUT waits for the whole first batch.
-BATCH = 16
+# Part URLs are asked for as the page asks for them (direct-transport.js): each batch twice
+# the one before, at most BATCH_MAX parts and what the upload sends in BATCH_SECONDS at its
+# speed so far, the next asked for once the PUTs are into the last.
+FIRST_BATCH = 2 * CONCURRENCY
+BATCH_MAX = 64
+BATCH_SECONDS = 300
 
 
 def issue_token(stack: Stack, username: str) -> str:
@@ -56,6 +60,10 @@ def part_lengths(size: int, part_size: int) -> list[int]:
     """Each part's length: `part_size`, the last one what is left (at least 1 byte)."""
     whole, rest = divmod(size, part_size)
     return [part_size] * whole + ([rest] if rest else [])
+
+
+def _at_most(counter: list[int], limit: int) -> bool:
+    return counter[0] <= limit
 
 
 def _part(length: int) -> bytes:
@@ -92,33 +100,46 @@ def direct_upload(
     started = time.perf_counter()
     upload = api.call("POST", "/uploads", 201, json={"name": name, "size": size})
     lengths = part_lengths(size, upload["part_size"])
-    # Bounds how far hashing and signing run ahead of the PUTs, as a page would pace them.
-    ahead = threading.BoundedSemaphore(BATCH + CONCURRENCY)
+    progress = threading.Condition()
+    waiting = [0]  # part URLs signed that no PUT has started on, under `progress`
+    sent = [0]  # bytes S3 took so far, under `progress`
+
+    def batch_size(last: int) -> int:
+        with progress:
+            per_second = sent[0] / max(time.perf_counter() - started, 1e-3)
+        fit = int(per_second * BATCH_SECONDS / upload["part_size"]) if sent[0] else BATCH_MAX
+        return max(FIRST_BATCH, min(BATCH_MAX, 2 * last, fit))
 
     def signed() -> Iterator[tuple[str, int, str]]:
-        for first in range(1, len(lengths) + 1, BATCH):
-            numbers = range(first, min(first + BATCH, len(lengths) + 1))
+        first, size, last = 1, FIRST_BATCH // 2, 0
+        while first <= len(lengths):
+            with progress:  # once the PUTs are into the last batch
+                progress.wait_for(partial(_at_most, waiting, last))
+            size = batch_size(size)
+            numbers = range(first, min(first + size, len(lengths) + 1))
             checksums = {str(n): sha256_b64(_part(lengths[n - 1])) for n in numbers}
             body = {"part_numbers": list(numbers), "checksums": checksums}
             urls = api.call("POST", f"/uploads/{upload['id']}/parts", 200, json=body)["urls"]
+            with progress:
+                waiting[0] += len(numbers)
             for n in numbers:
                 yield urls[str(n)], lengths[n - 1], checksums[str(n)]
+            first, last = numbers.stop, len(numbers)
 
     def put(url: str, length: int, checksum: str) -> None:
-        try:
-            answer = parts.request(
-                "PUT", url, body=_part(length), headers={"x-amz-checksum-sha256": checksum}
-            )
-            if answer.status != 200:  # the URL is a credential: never in a message
-                raise RuntimeError(f"part PUT: {answer.status} {answer.data[:300]!r}")
-        finally:
-            ahead.release()
+        with progress:
+            waiting[0] -= 1
+            progress.notify_all()
+        answer = parts.request(
+            "PUT", url, body=_part(length), headers={"x-amz-checksum-sha256": checksum}
+        )
+        if answer.status != 200:  # the URL is a credential: never in a message
+            raise RuntimeError(f"part PUT: {answer.status} {answer.data[:300]!r}")
+        with progress:
+            sent[0] += length
 
     with ThreadPoolExecutor(CONCURRENCY) as pool:
-        futures = []
-        for url, length, checksum in signed():
-            ahead.acquire()
-            futures.append(pool.submit(put, url, length, checksum))
+        futures = [pool.submit(put, *part) for part in signed()]
         for future in futures:
             future.result()
     api.call("POST", f"/uploads/{upload['id']}/complete", 201)

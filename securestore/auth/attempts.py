@@ -9,6 +9,10 @@ handing strangers a lockout:
   n earlier failures (Nextcloud's throttler), at most `LOGIN_MAX_DELAY_SECONDS`; past
   `LOGIN_ACCOUNT_WIDE_LIMIT` failures a right password alone no longer logs in, a right
   password followed by a right second factor still does.
+
+API tokens are the exception to counting first (`check_unguessable`, `count_failure`): their
+secrets are 256 random bits, so a burst of parallel guesses gains nothing, and counting and
+refunding every request would cost each API call two database writes.
 """
 
 from __future__ import annotations
@@ -114,6 +118,20 @@ def begin(
         attempt.account_retry_after = left
         time.sleep(delay_seconds(count - 1))
     return attempt
+
+
+def check_unguessable(limit: Limit, event: str, address: str | None) -> None:
+    """Refuse (audited, `ThrottledError`) a credential no one can guess while `limit` is used
+    up, without counting it: only its failure counts (`count_failure`)."""
+    count, left = throttle.peek(limit)
+    if count >= limit.limit:
+        audit.record(event, address=address, outcome="throttled")
+        raise ThrottledError(left)
+
+
+def count_failure(limit: Limit) -> None:
+    """Count a failed attempt that `check_unguessable` let through."""
+    throttle.count(limit)
 
 
 def delay_seconds(earlier_failures: int) -> float:

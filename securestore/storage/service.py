@@ -38,6 +38,7 @@ from securestore.storage.types import (
 )
 
 if TYPE_CHECKING:
+    from boto3.session import Session
     from mypy_boto3_s3 import S3Client
 
 EXTENSION_KEY = "securestore.storage"
@@ -49,6 +50,7 @@ DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 @dataclass(frozen=True)
 class _Settings:
     client: S3Client
+    session: Session
     primary: str
     backup: str
     part_bytes: int
@@ -92,7 +94,8 @@ class S3Storage:
                 "payload_signing_enabled": False,
             },
         )
-        client = boto3.session.Session().client(
+        session = boto3.session.Session()
+        client = session.client(
             "s3",
             endpoint_url=settings["endpoint_url"],
             region_name=settings["region"],
@@ -104,6 +107,7 @@ class S3Storage:
             locks.refuse_an_unlocked_bucket(client, settings["backup_bucket"], mode)
         app.extensions[EXTENSION_KEY] = _Settings(
             client=client,
+            session=session,
             primary=settings["primary_bucket"],
             backup=settings["backup_bucket"],
             part_bytes=settings["part_bytes"],
@@ -144,7 +148,8 @@ class S3Storage:
     def direct(self) -> DirectUploads:
         """The calls of uploads that clients send straight to the primary bucket."""
         bucket = self.primary_bucket
-        return DirectUploads(self.client, bucket, self.encryption(bucket))
+        settings = self._settings
+        return DirectUploads(settings.client, settings.session, bucket, self.encryption(bucket))
 
     def encryption(self, bucket: str) -> dict[str, str]:
         """The encryption asked for on every write to `bucket` (what verify expects to find)."""

@@ -123,18 +123,17 @@ def authenticate_request(token: str, address: str | None) -> PersonalAccessToken
 
     Guessing tokens is guessing passwords: every wrong token counts against the same
     per-address limit as failed logins, and is audited; past the limit even a valid token
-    is refused with 429 until the window ends.
+    is refused with 429 until the window ends. A right token costs the throttle one read
+    (`attempts.check_unguessable`: a token's secret is 256 random bits).
     """
-    attempt = attempts.begin(
-        [attempts.address_limit(address)], "api_auth", lambda: None, address, reset_first=False
-    )
+    limit = attempts.address_limit(address)
+    attempts.check_unguessable(limit, "api_auth", address)
     try:
-        record = authenticate(token)
+        return authenticate(token)
     except TokenError as error:
+        attempts.count_failure(limit)
         audit.record("api_auth", address=address, outcome="failed", detail=error.message)
         raise
-    attempt.succeeded()
-    return record
 
 
 def authenticate(token: str) -> PersonalAccessToken:

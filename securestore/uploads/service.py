@@ -57,6 +57,9 @@ MIB = 1024 * 1024
 # S3's limits: at most 10,000 parts, each but the last at least 5 MiB.
 MAX_PARTS = 10_000
 MIN_PART_BYTES = 5 * MIB
+# See `part_size_for`.
+SPREAD_PARTS = 64
+MAX_SPREAD_PART_BYTES = 64 * MIB
 # A reservation outlives its upload's expiry a little, so `backup sync` releases it first.
 RESERVATION_SLACK = timedelta(hours=1)
 
@@ -112,15 +115,12 @@ def sign_parts(
         state = "carry" if upload.checksummed else "carry no"
         raise ValidationError(f"This upload's parts {state} checksums; keep sending them so.")
     s3_upload = upload.upload_id or ""  # set by `_start_once` at the latest
-    urls = {
-        str(number): storage.direct.part_url(
-            upload.key, s3_upload, number, checksums.get(str(number))
-        )
-        for number in wanted
-    }
+    urls = storage.direct.part_urls(
+        upload.key, s3_upload, {number: checksums.get(str(number)) for number in wanted}
+    )
     if checksums:
         _remember(upload, checksums)
-    return urls
+    return {str(number): url for number, url in urls.items()}
 
 
 def _start_once(upload: PendingUpload, checksummed: bool) -> None:
@@ -235,10 +235,20 @@ def expire(now: datetime | None = None) -> int:
 
 
 def part_size_for(size: int) -> int:
-    """The part size of a `size`-byte file: `S3_PART_BYTES`, larger (whole MiB) when S3's
-    10,000 parts would not hold the file otherwise."""
-    needed = -(-size // MAX_PARTS)
-    return max(current_app.config["S3_PART_BYTES"], MIN_PART_BYTES, -(-needed // MIB) * MIB)
+    """The part size of a `size`-byte file: `S3_PART_BYTES`, or larger (whole MiB) so that a
+    large file goes in about `SPREAD_PARTS` parts of at most `MAX_SPREAD_PART_BYTES`, and
+    always in S3's 10,000.
+
+    Fewer parts are fewer URL requests to the app and fewer preflights and PUTs for the
+    browser; the cap bounds what a cut part sends again and what the page hashes at once.
+    """
+    floor = max(current_app.config["S3_PART_BYTES"], MIN_PART_BYTES)
+    spread = min(_whole_mib(-(-size // SPREAD_PARTS)), MAX_SPREAD_PART_BYTES)
+    return max(floor, spread, _whole_mib(-(-size // MAX_PARTS)))
+
+
+def _whole_mib(size: int) -> int:
+    return -(-size // MIB) * MIB
 
 
 def _hold_name(

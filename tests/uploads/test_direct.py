@@ -237,6 +237,26 @@ def test_pending_uploads_hold_their_names(app: Flask) -> None:
     assert uploader.get(second.json["id"]).json["name"] == "video (2).mp4"
 
 
+@pytest.mark.config(S3_PART_BYTES=8 * MIB, MAX_UPLOAD_BYTES=2**50, DEFAULT_QUOTA_BYTES=None)
+@pytest.mark.parametrize(
+    ("size", "part_size", "part_count"),
+    [
+        (1, 8 * MIB, 1),
+        (256 * MIB, 8 * MIB, 32),  # S3_PART_BYTES
+        (1024 * MIB, 16 * MIB, 64),  # 64 parts
+        (1024 * MIB + 1, 17 * MIB, 61),  # whole MiB
+        (100 * 1024 * MIB, 64 * MIB, 1600),  # at most 64 MiB
+        (1000 * 1024 * MIB, 103 * MIB, 9942),  # within S3's 10,000 parts
+    ],
+)
+def test_large_files_go_in_fewer_larger_parts(
+    app: Flask, size: int, part_size: int, part_count: int
+) -> None:
+    started = Uploader(app).start(size=size)
+    assert started.status_code == 201, started.json
+    assert (started.json["part_size"], started.json["part_count"]) == (part_size, part_count)
+
+
 def test_part_requests_are_checked(app: Flask) -> None:
     uploader = Uploader(app)
     upload_id = uploader.start().json["id"]

@@ -10,7 +10,13 @@ import { landedOnLogin } from "./session.js";
 import { sendPart } from "./part-put.js";
 
 const PARALLEL_PARTS = 3;
-const URL_BATCH = 6;
+// Part URLs are asked for a batch at a time, the next one (hashed meanwhile) as soon as the
+// workers start on the last. Each batch is twice the one before, at most URL_BATCH_MAX parts
+// and at most what the upload sends in URL_BATCH_SECONDS at its speed so far (a third of a
+// URL's 15 minutes): a 1 GiB file (64 parts) takes four requests for URLs.
+const FIRST_URL_BATCH = 2 * PARALLEL_PARTS;
+const URL_BATCH_MAX = 64;
+const URL_BATCH_SECONDS = 300;
 const RETRIES = 5;
 const FIRST_RETRY_MS = 1000;
 const STORE_PREFIX = "securestore.upload:";
@@ -108,37 +114,73 @@ export function directTransport(form) {
         }
       }
       const urls = new Map();
+      const sums = new Map(); // a part sent again is not hashed again
       const blobOf = (number) => file.slice((number - 1) * partSize, number * partSize);
+      const queue = missing.slice(); // the parts no worker has taken yet, in order
+      const began = window.performance.now();
+      let sentNow = 0;
+      let batchSize = FIRST_URL_BATCH;
+      let lastBatch = 0;
+      const nextBatchSize = () => {
+        const seconds = (window.performance.now() - began) / 1000;
+        const fit = sentNow ? Math.floor(sentNow / seconds * URL_BATCH_SECONDS / partSize)
+          : Infinity; // no part has arrived yet: nothing to go by
+        return Math.max(FIRST_URL_BATCH, Math.min(URL_BATCH_MAX, 2 * batchSize, fit));
+      };
 
-      // One batch request at a time: the workers start together, and concurrent batches
-      // would hash the same parts twice over and race in the app, which starts the S3
-      // upload and records the signed checksums on a batch (checksums were lost so).
+      // One batch request at a time: concurrent batches would hash the same parts twice over
+      // and race in the app, which starts the S3 upload and records the signed checksums on
+      // a batch (checksums were lost so).
       let signing = Promise.resolve();
-      async function urlFor(number) {
+      let prefetching = false;
+      function signBatch(batch) {
         const turn = signing.then(async () => {
-          if (urls.has(number)) {
+          batch = batch.filter((n) => !urls.has(n));
+          if (!batch.length) {
             return;
           }
-          const batch = missing.filter((n) => !sent.has(n) && !urls.has(n))
-            .filter((n) => n >= number).slice(0, URL_BATCH);
-          const sums = {};
           for (const n of batch) {
-            sums[n] = await checksum(blobOf(n));
+            if (!sums.has(n)) {
+              sums.set(n, await checksum(blobOf(n)));
+            }
           }
-          const withSums = batch.every((n) => sums[n] !== null);
-          const answer = await ask("POST", uploadId + "/parts",
-            withSums ? { part_numbers: batch, checksums: sums } : { part_numbers: batch });
-          batch.forEach((n) => { urls.set(n, { url: answer.urls[String(n)], sum: sums[n] }); });
+          const withSums = batch.every((n) => sums.get(n) !== null);
+          const body = { part_numbers: batch };
+          if (withSums) {
+            body.checksums = Object.fromEntries(batch.map((n) => [n, sums.get(n)]));
+          }
+          const answer = await ask("POST", uploadId + "/parts", body);
+          batch.forEach((n) => { urls.set(n, { url: answer.urls[String(n)], sum: sums.get(n) }); });
+          lastBatch = batch.length;
+          batchSize = nextBatchSize();
         });
         signing = turn.catch(() => {});
-        await turn;
-        return urls.get(number);
+        return turn;
+      }
+      const unsigned = () => queue.filter((n) => !urls.has(n));
+      // Once the workers are into the last batch (its URLs are all that is left), the next
+      // one is hashed and signed.
+      function prefetch() {
+        if (prefetching || urls.size > lastBatch || !unsigned().length) {
+          return;
+        }
+        prefetching = true;
+        signBatch(unsigned().slice(0, batchSize)).catch(() => {}) // a worker asks again
+          .finally(() => { prefetching = false; });
+      }
+      async function urlFor(number) {
+        if (!urls.has(number)) {
+          await signBatch([number, ...unsigned()].slice(0, batchSize));
+        }
+        const signed = urls.get(number);
+        urls.delete(number); // a URL is used once; a retry signs a fresh one
+        prefetch();
+        return signed;
       }
 
       async function sendWithRetries(number) {
         for (let attempt = 0; ; attempt += 1) {
           const signed = await urlFor(number);
-          urls.delete(number); // a URL is used once; a retry signs a fresh one
           if (stopped) {
             throw new Error("cancelled");
           }
@@ -150,6 +192,7 @@ export function directTransport(form) {
             });
             loading.delete(number);
             sent.set(number, blob.size);
+            sentNow += blob.size;
             report();
             return;
           } catch (error) {
@@ -163,7 +206,6 @@ export function directTransport(form) {
         }
       }
 
-      const queue = missing.slice();
       let broken = false; // a part that failed for good stops the other workers too
       const worker = async () => {
         while (queue.length && !stopped && !broken) {
