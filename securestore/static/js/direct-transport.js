@@ -133,8 +133,11 @@ export function directTransport(form) {
       // a batch (checksums were lost so).
       let signing = Promise.resolve();
       let prefetching = false;
-      function signBatch(batch) {
+      function signBatch(batch, needed) {
         const turn = signing.then(async () => {
+          if (needed !== undefined && urls.has(needed)) {
+            return; // the batch before brought it: no request out of turn
+          }
           batch = batch.filter((n) => !urls.has(n));
           if (!batch.length) {
             return;
@@ -170,7 +173,7 @@ export function directTransport(form) {
       }
       async function urlFor(number) {
         if (!urls.has(number)) {
-          await signBatch([number, ...unsigned()].slice(0, batchSize));
+          await signBatch([number, ...unsigned()].slice(0, batchSize), number);
         }
         const signed = urls.get(number);
         urls.delete(number); // a URL is used once; a retry signs a fresh one
