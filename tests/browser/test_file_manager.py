@@ -625,12 +625,12 @@ def test_a_direct_upload_asks_for_part_urls_in_doubling_batches_one_ahead(
     large = tmp_path / "large.bin"
     large.write_bytes(body)
     batches: list[list[int]] = []
-    page.on(
-        "request",
-        lambda request: batches.append(request.post_data_json["part_numbers"])
-        if request.url.endswith("/parts")
-        else None,
-    )
+
+    def asked(request: Any) -> None:
+        if request.url.endswith("/parts"):
+            batches.append(request.post_data_json["part_numbers"])
+
+    page.on("request", asked)
     accepted = _part_puts(page)
     page.locator("#file").set_input_files(large)
     expect(browsing.upload_row("large.bin")).to_have_attribute("data-state", "done")
