@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from bench.browser import Browser
-from bench.meters import CpuMeter
+from bench.meters import CpuMeter, mbps
 from bench.payload import MIB
 from bench.stack import NO_BACKUP, PRIMARY, Stack, running_app
 
@@ -69,11 +69,11 @@ def measure_downloads(stack: Stack, size: int, runs: int, seq: Iterator[int]) ->
     median = {label: statistics.median(seconds) for label, seconds in times.items()}
     return {
         "size_mib": size // MIB,
-        "ceiling_mbps": round(_mbps(size, median["ceiling"]), 1),
-        "app_through_nginx_mbps": round(_mbps(size, median["app"]), 1),
+        "ceiling_mbps": round(mbps(size, median["ceiling"]), 1),
+        "app_through_nginx_mbps": round(mbps(size, median["app"]), 1),
         "ratio_to_ceiling": round(median["ceiling"] / median["app"], 2),
-        "ceiling_mbps_redirect_run": round(_mbps(size, median["ceiling_r"]), 1),
-        "redirect_mbps": round(_mbps(size, median["redirect"]), 1),
+        "ceiling_mbps_redirect_run": round(mbps(size, median["ceiling_r"]), 1),
+        "redirect_mbps": round(mbps(size, median["redirect"]), 1),
         "redirect_ratio_to_ceiling": round(median["ceiling_r"] / median["redirect"], 2),
         "cpu_seconds_per_gib": {
             label: {
@@ -88,11 +88,7 @@ def measure_downloads(stack: Stack, size: int, runs: int, seq: Iterator[int]) ->
 
 def _say(size: int, what: str, ceiling: float, app: float) -> None:
     print(
-        f"    download {size // MIB} MiB {what}: ceiling {_mbps(size, ceiling):.0f} MB/s, "
-        f"app {_mbps(size, app):.0f} MB/s",
+        f"    download {size // MIB} MiB {what}: ceiling {mbps(size, ceiling):.0f} MB/s, "
+        f"app {mbps(size, app):.0f} MB/s",
         flush=True,
     )
-
-
-def _mbps(size: int, seconds: float) -> float:
-    return size / seconds / 1e6

@@ -49,7 +49,7 @@ from bench import chromium, listing
 from bench.browser import Browser, download_direct
 from bench.direct import measure_direct
 from bench.downloads import measure_downloads
-from bench.meters import CpuMeter, Watch
+from bench.meters import CpuMeter, Watch, mbps
 from bench.payload import MIB, GeneratedFile
 from bench.stack import BACKUP, NO_BACKUP, PRIMARY, Stack, running_app, running_stack
 from securestore.files.listing import ORDERS
@@ -64,12 +64,8 @@ def _file_id(stack: Stack, name: str) -> int:
     return stack.file_id(name)
 
 
-def _mbps(size: int, seconds: float) -> float:
-    return size / seconds / 1e6
-
-
 def _median_mbps(size: int, seconds: list[float]) -> float:
-    return round(_mbps(size, statistics.median(seconds)), 1)
+    return round(mbps(size, statistics.median(seconds)), 1)
 
 
 def measure_size(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> dict[str, Any]:
@@ -106,14 +102,19 @@ def measure_size(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> dict
             cpu["app_up"].append(meter.used)
         return name
 
+    def progress(step: str, run: int, pairs: list[tuple[str, str]]) -> None:
+        rates = ", ".join(f"{label} {mbps(size, times[key][-1]):.0f} MB/s" for label, key in pairs)
+        print(f"    stream {size // MIB} MiB {step} run {run + 1}/{runs}: {rates}", flush=True)
+
     with running_app(stack, NO_BACKUP):
         browser = Browser(stack, f"user{next(seq)}")
-        for _ in range(runs):
+        for run in range(runs):
             _delete(raw, raw_upload("raw_up"))
             _delete(raw, f"{browser.username}/{app_upload(browser, 'app_up')}")
+            progress("upload", run, [("raw", "raw_up"), ("app", "app_up")])
     with running_app(stack, BACKUP):
         browser = Browser(stack, f"user{next(seq)}")
-        for _ in range(runs):
+        for run in range(runs):
             key = raw_upload("raw_up_copied")
             source = {"Bucket": PRIMARY, "Key": key}
             times["copy"].append(
@@ -132,13 +133,15 @@ def measure_size(stack: Stack, size: int, runs: int, seq: Iterator[int]) -> dict
             cpu["app_down"].append(meter.used)
             times["app_down_direct"].append(download_direct(stack, browser, file_id, size))
             _delete(raw, f"{browser.username}/{name}")
+            downs = [("raw down", "raw_down"), ("app down", "app_down")]
+            progress("with backup", run, [("up+backup", "app_up_backup"), *downs])
     return {
         "size_mib": size // MIB,
         "raw_upload_mbps": _median_mbps(size, times["raw_up"]),
         "app_upload_mbps": _median_mbps(size, times["app_up"]),
         "upload_ratio": round(statistics.median(times["raw_up"]) /
                               statistics.median(times["app_up"]), 2),
-        "raw_upload_and_copy_mbps": round(_mbps(size, statistics.median(
+        "raw_upload_and_copy_mbps": round(mbps(size, statistics.median(
             [u + c for u, c in zip(times["raw_up_copied"], times["copy"], strict=True)])), 1),
         "app_upload_with_backup_mbps": _median_mbps(size, times["app_up_backup"]),
         "upload_with_backup_ratio": round(statistics.median(
@@ -224,11 +227,11 @@ def measure_concurrency(
     return {
         "uploads": uploads,
         "size_mib": size // MIB,
-        "raw_aggregate_mbps": round(_mbps(total, raw_alone), 1),
-        "app_aggregate_mbps": round(_mbps(total, app_alone), 1),
+        "raw_aggregate_mbps": round(mbps(total, raw_alone), 1),
+        "app_aggregate_mbps": round(mbps(total, app_alone), 1),
         "ratio": round(raw_alone / app_alone, 2),
-        "raw_aggregate_mbps_with_copy": round(_mbps(total, raw_copied), 1),
-        "app_aggregate_mbps_with_backup": round(_mbps(total, app_backed_up), 1),
+        "raw_aggregate_mbps_with_copy": round(mbps(total, raw_copied), 1),
+        "app_aggregate_mbps_with_backup": round(mbps(total, app_backed_up), 1),
         "ratio_with_backup": round(raw_copied / app_backed_up, 2),
         "worker_peak_rss_mib": round(watch.peak_rss / MIB, 1),
         "disk_bytes_written": watch.written,
