@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
+from botocore.utils import check_dns_name
 
 from securestore.storage.multipart import abort
 from securestore.storage.translate import translated
@@ -122,10 +123,12 @@ class DirectUploads:
         A custom endpoint (`S3_ENDPOINT_URL`) is addressed path-style; on AWS the bucket is in
         the regional host (`S3Storage` asks for virtual-hosted URLs: the global host that
         `auto` signs outside us-east-1 answers a redirect, which a CORS preflight cannot
-        follow).
+        follow), except for a name that cannot be a host there (a dotted one would not match
+        S3's wildcard certificate): botocore addresses those path-style.
         """
         endpoint = urlsplit(self.client.meta.endpoint_url)
-        if (self.client.meta.config.s3 or {}).get("addressing_style") == "path":  # type: ignore[attr-defined]
+        style = (self.client.meta.config.s3 or {}).get("addressing_style")  # type: ignore[attr-defined]
+        if style == "path" or not check_dns_name(self.bucket):  # dotted names fail it too
             return f"{endpoint.scheme}://{endpoint.netloc}"
         return f"{endpoint.scheme}://{self.bucket}.{endpoint.netloc}"
 

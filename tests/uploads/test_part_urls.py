@@ -1,4 +1,5 @@
-"""Part URLs signed by botocore's SigV4 query signer are the URLs boto3 itself would sign.
+"""Part URLs signed by botocore's SigV4 query signer are the URLs boto3 itself would sign,
+and the origin the page's CSP allows is where they point.
 
 `DirectUploads.part_urls` signs a batch's first URL with boto3 and the others with the signer
 alone; at the same instant both ways must give the same URL, byte for byte in every
@@ -31,7 +32,9 @@ def frozen_signing_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: NOW)
 
 
-def direct_uploads(endpoint: str | None, style: str, token: str | None) -> DirectUploads:
+def direct_uploads(
+    endpoint: str | None, style: str, token: str | None, bucket: str = "my-bucket"
+) -> DirectUploads:
     session = boto3.session.Session(
         aws_access_key_id="AKIDEXAMPLE",
         aws_secret_access_key="secret/with+chars",
@@ -43,7 +46,7 @@ def direct_uploads(endpoint: str | None, style: str, token: str | None) -> Direc
         region_name="eu-west-3",
         config=Config(signature_version="s3v4", s3={"addressing_style": style}),
     )
-    return DirectUploads(client, session, "my-bucket", {})
+    return DirectUploads(client, session, bucket, {})
 
 
 def boto3_url(uploads: DirectUploads, number: int, checksum: str | None) -> str:
@@ -78,3 +81,21 @@ def test_every_url_of_a_batch_is_the_one_boto3_signs(
     signed = "host;x-amz-checksum-sha256" if checksum else "host"
     assert query["X-Amz-SignedHeaders"] == signed
     assert ("X-Amz-Security-Token" in query) == (token is not None)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "style", "bucket", "origin"),
+    [
+        ("http://127.0.0.1:8333", "path", "my-bucket", "http://127.0.0.1:8333"),
+        (None, "virtual", "my-bucket", "https://my-bucket.s3.eu-west-3.amazonaws.com"),
+        # A dotted name would not match S3's wildcard certificate: botocore goes path-style.
+        (None, "virtual", "files.example.org", "https://s3.eu-west-3.amazonaws.com"),
+    ],
+    ids=["local", "aws", "aws-dotted-bucket"],
+)
+def test_the_csp_origin_is_where_the_part_urls_point(
+    endpoint: str | None, style: str, bucket: str, origin: str
+) -> None:
+    uploads = direct_uploads(endpoint, style, None, bucket)
+    url = urlsplit(uploads.part_urls(KEY, UPLOAD_ID, {1: SUM})[1])
+    assert uploads.origin() == f"{url.scheme}://{url.netloc}" == origin
