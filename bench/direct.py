@@ -31,10 +31,11 @@ from securestore.tokens import service as tokens
 
 # Parts in flight at once, for the client and for raw boto3 alike.
 CONCURRENCY = 4
-# Part URLs are asked for as the page asks for them (direct-transport.js): each batch twice
-# the one before, at most BATCH_MAX parts and what the upload sends in BATCH_SECONDS at its
-# speed so far, the next asked for once the PUTs are into the last.
+# Part URLs are asked for as the page asks for them (direct-transport.js): each batch up to
+# BATCH_GROWTH times the one before, at most BATCH_MAX parts and what the upload sends in
+# BATCH_SECONDS at its speed so far, the next asked for once the PUTs are into the last.
 FIRST_BATCH = 2 * CONCURRENCY
+BATCH_GROWTH = 4
 BATCH_MAX = 64
 BATCH_SECONDS = 300
 
@@ -108,10 +109,10 @@ def direct_upload(
         with progress:
             per_second = sent[0] / max(time.perf_counter() - started, 1e-3)
         fit = int(per_second * BATCH_SECONDS / upload["part_size"]) if sent[0] else BATCH_MAX
-        return max(FIRST_BATCH, min(BATCH_MAX, 2 * last, fit))
+        return max(FIRST_BATCH, min(BATCH_MAX, BATCH_GROWTH * last, fit))
 
     def signed() -> Iterator[tuple[str, int, str]]:
-        first, size, last = 1, FIRST_BATCH // 2, 0
+        first, size, last = 1, 0, 0  # the first batch: FIRST_BATCH
         while first <= len(lengths):
             with progress:  # once the PUTs are into the last batch
                 progress.wait_for(partial(_at_most, waiting, last))

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 import boto3
+import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, current_app
@@ -27,6 +28,7 @@ from securestore.storage import locks
 from securestore.storage.copying import server_side_copy
 from securestore.storage.direct import DirectUploads
 from securestore.storage.multipart import fill, put_multipart
+from securestore.storage.timestamps import parse_s3_timestamp
 from securestore.storage.translate import error_code, translated
 from securestore.storage.types import (
     BucketHealth,
@@ -94,7 +96,11 @@ class S3Storage:
                 "payload_signing_enabled": False,
             },
         )
-        session = boto3.session.Session()
+        core = botocore.session.get_session()
+        core.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=parse_s3_timestamp
+        )
+        session = boto3.session.Session(botocore_session=core)
         client = session.client(
             "s3",
             endpoint_url=settings["endpoint_url"],

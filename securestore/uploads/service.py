@@ -58,7 +58,7 @@ MIB = 1024 * 1024
 MAX_PARTS = 10_000
 MIN_PART_BYTES = 5 * MIB
 # See `part_size_for`.
-SPREAD_PARTS = 64
+SPREAD_PARTS = 32
 MAX_SPREAD_PART_BYTES = 64 * MIB
 # A reservation outlives its upload's expiry a little, so `backup sync` releases it first.
 RESERVATION_SLACK = timedelta(hours=1)
@@ -239,8 +239,9 @@ def part_size_for(size: int) -> int:
     large file goes in about `SPREAD_PARTS` parts of at most `MAX_SPREAD_PART_BYTES`, and
     always in S3's 10,000.
 
-    Fewer parts are fewer URL requests to the app and fewer preflights and PUTs for the
-    browser; the cap bounds what a cut part sends again and what the page hashes at once.
+    Fewer parts are fewer URL requests to the app (a 1 GiB file: two batches), fewer part
+    entries for it to list and complete, and fewer preflights and PUTs for the browser; the
+    cap bounds what a cut part sends again and what the page hashes at once.
     """
     floor = max(current_app.config["S3_PART_BYTES"], MIN_PART_BYTES)
     spread = min(_whole_mib(-(-size // SPREAD_PARTS)), MAX_SPREAD_PART_BYTES)

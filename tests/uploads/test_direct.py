@@ -243,8 +243,9 @@ def test_pending_uploads_hold_their_names(app: Flask) -> None:
     [
         (1, 8 * MIB, 1),
         (256 * MIB, 8 * MIB, 32),  # S3_PART_BYTES
-        (1024 * MIB, 16 * MIB, 64),  # 64 parts
-        (1024 * MIB + 1, 17 * MIB, 61),  # whole MiB
+        (1024 * MIB, 32 * MIB, 32),  # 32 parts
+        (1024 * MIB + 1, 33 * MIB, 32),  # whole MiB
+        (4096 * MIB, 64 * MIB, 64),  # at most 64 MiB
         (100 * 1024 * MIB, 64 * MIB, 1600),  # at most 64 MiB
         (1000 * 1024 * MIB, 103 * MIB, 9942),  # within S3's 10,000 parts
     ],

@@ -11,10 +11,11 @@ import { sendPart } from "./part-put.js";
 
 const PARALLEL_PARTS = 3;
 // Part URLs are asked for a batch at a time, the next one (hashed meanwhile) as soon as the
-// workers start on the last. Each batch is twice the one before, at most URL_BATCH_MAX parts
-// and at most what the upload sends in URL_BATCH_SECONDS at its speed so far (a third of a
-// URL's 15 minutes): a 1 GiB file (64 parts) takes four requests for URLs.
+// workers start on the last. Each batch is up to URL_BATCH_GROWTH times the one before, at most
+// URL_BATCH_MAX parts and at most what the upload sends in URL_BATCH_SECONDS at its speed so far
+// (a third of a URL's 15 minutes): a 1 GiB file (32 parts) takes three requests for URLs.
 const FIRST_URL_BATCH = 2 * PARALLEL_PARTS;
+const URL_BATCH_GROWTH = 4;
 const URL_BATCH_MAX = 64;
 const URL_BATCH_SECONDS = 300;
 const RETRIES = 5;
@@ -125,7 +126,7 @@ export function directTransport(form) {
         const seconds = (window.performance.now() - began) / 1000;
         const fit = sentNow ? Math.floor(sentNow / seconds * URL_BATCH_SECONDS / partSize)
           : Infinity; // no part has arrived yet: nothing to go by
-        return Math.max(FIRST_URL_BATCH, Math.min(URL_BATCH_MAX, 2 * batchSize, fit));
+        return Math.max(FIRST_URL_BATCH, Math.min(URL_BATCH_MAX, URL_BATCH_GROWTH * batchSize, fit));
       };
 
       // One batch request at a time: concurrent batches would hash the same parts twice over
