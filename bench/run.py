@@ -21,8 +21,8 @@ loopback, then for each file size measures, as medians of several runs:
 - direct uploads driven by Chromium through the page (bench/chromium.py), against raw boto3
   multipart with the page's part size and parts in flight (skipped, saying why, without
   /usr/bin/chromium or Playwright);
-- downloads against their fair ceiling, nginx proxying SeaweedFS with no app, and
-  `DOWNLOAD_MODE=redirect` (bench/downloads.py);
+- downloads against their fair ceiling, nginx proxying SeaweedFS with no app, in each
+  `DOWNLOAD_MODE` (stream, accel, redirect; bench/downloads.py);
 - listing latency (bench/listing.py) at 100,000 files on SQLite and PostgreSQL.
 
 Prints one table and writes it as JSON to bench/results/. `--quick` runs smaller and fewer.
@@ -344,12 +344,12 @@ def print_direct(results: dict[str, Any]) -> None:
     print_chromium(results, stream)
     print("\nDownloads against the ceiling (nginx, shipped TLS, proxying SeaweedFS; no app):")
     for d in results["downloads"]:
-        print(
-            f"  {d['size_mib']:>5} MiB  ceiling {d['ceiling_mbps']} MB/s, app through nginx "
-            f"{d['app_through_nginx_mbps']} MB/s, ratio {d['ratio_to_ceiling']}; redirect "
-            f"{d['redirect_mbps']} MB/s (ceiling {d['ceiling_mbps_redirect_run']}), ratio "
-            f"{d['redirect_ratio_to_ceiling']}"
+        cells = "; ".join(
+            f"{mode} {m['app_mbps']} MB/s (ceiling {m['ceiling_mbps']}), ratio "
+            f"{m['ratio_to_ceiling']}, app CPU {m['cpu_seconds_per_gib']['app']['app']:.2f} s/GiB"
+            for mode, m in d["modes"].items()
         )
+        print(f"  {d['size_mib']:>5} MiB  {cells}")
 
 
 def print_chromium(results: dict[str, Any], stream: dict[int, dict[str, Any]]) -> None:

@@ -153,8 +153,12 @@ detect_os() {
         esac
     fi
     case $os in
-    al2023) nginx_user=nginx site=/etc/nginx/conf.d/securestore.conf ;;
-    debian12) nginx_user=www-data site=/etc/nginx/sites-available/securestore ;;
+    al2023)
+        nginx_user=nginx site=/etc/nginx/conf.d/securestore.conf
+        ca=/etc/pki/tls/certs/ca-bundle.crt ;;
+    debian12)
+        nginx_user=www-data site=/etc/nginx/sites-available/securestore
+        ca=/etc/ssl/certs/ca-certificates.crt ;;
     *) die "--os must be al2023 or debian12, not $os" ;;
     esac
     say "System: $os; files from $HERE"
@@ -301,12 +305,13 @@ self_signed_certificate() {
     fi
 }
 
-# install_site DIR: the shipped site with this host name and the certificate in DIR; nothing
-# else changes.
+# install_site DIR: the shipped site with this host name, the certificate in DIR and this
+# system's CA bundle (which nginx checks S3's certificate against); nothing else changes.
 install_site() {
     step "Install the nginx site"
     sed -e "s|^\([[:space:]]*server_name\) securestore\.example\.com;|\1 $host;|" \
         -e "s|/etc/letsencrypt/live/securestore\.example\.com/|$1/|" \
+        -e "s|/etc/ssl/certs/ca-certificates\.crt;|$ca;|" \
         "$HERE/nginx/securestore.conf" | write "$site" 0644
     if [ "$os" = debian12 ]; then
         run ln -sfn "$site" /etc/nginx/sites-enabled/securestore

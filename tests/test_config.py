@@ -79,7 +79,7 @@ def test_postgresql_urls_pick_the_installed_psycopg_driver(
         ("S3_PART_BYTES", str(6 * 1024**3), "at most 5 GiB"),
         ("S3_UPLOAD_CONCURRENCY", "0", "S3_UPLOAD_CONCURRENCY must be at least 1"),
         ("S3_MAX_POOL_CONNECTIONS", "1", "S3_MAX_POOL_CONNECTIONS must be at least"),
-        ("DOWNLOAD_MODE", "teleport", "DOWNLOAD_MODE must be one of stream, redirect"),
+        ("DOWNLOAD_MODE", "teleport", "DOWNLOAD_MODE must be one of stream, redirect, accel"),
         ("DOWNLOAD_URL_SECONDS", "0", "DOWNLOAD_URL_SECONDS must be between"),
         ("SECURESTORE_ENV", "staging", "SECURESTORE_ENV must be one of"),
         ("BACKUP_RETENTION_DAYS", "-1", "BACKUP_RETENTION_DAYS must be 0 or more"),

@@ -117,7 +117,7 @@ class Setting:
 HASH_METHOD = re.compile(r"scrypt:\d+:\d+:\d+|pbkdf2:sha256:\d+")
 ENVIRONMENTS = ("production", "development")
 REGISTRATION_MODES = ("open", "invite", "closed")
-DOWNLOAD_MODES = ("stream", "redirect")
+DOWNLOAD_MODES = ("stream", "redirect", "accel")
 UPLOAD_MODES = ("direct", "stream")
 LOCK_MODES = ("off", "governance", "compliance")
 SSE_MODES = ("AES256", "aws:kms")
@@ -230,7 +230,9 @@ SETTING_GROUPS: dict[str, tuple[Setting, ...]] = {
     ),
     Setting(
         "DOWNLOAD_MODE", "stream",
-        "`stream` (through the app, with `Range`) or `redirect` (302 to a presigned S3 URL)",
+        "`stream` (through the app, with `Range`), `redirect` (302 to a presigned S3 URL) or "
+        "`accel` (behind the shipped nginx site only: the app checks the request and nginx "
+        "fetches the bytes from S3 with a presigned URL, `X-Accel-Redirect`)",
         lower,
     ),
     Setting(

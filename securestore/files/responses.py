@@ -14,17 +14,45 @@ from securestore.files.models import FileVersion, StoredFile
 from securestore.formatting import content_disposition, media_type
 from securestore.storage.types import ObjectStream
 
+# DOWNLOAD_MODE=accel: the internal location of the shipped nginx site that fetches the URL
+# in the object-URL header; nginx sets the fallback header when it asks the app again because
+# S3 did not answer that URL (and strips it from every client's request).
+ACCEL_LOCATION = "/_securestore/s3"
+OBJECT_URL_HEADER = "X-SecureStore-Object-Url"
+FALLBACK_HEADER = "X-SecureStore-Accel-Fallback"
+
 
 def download_response(record: StoredFile, address: str | None) -> BaseResponse:
     """Send the exact bytes uploaded, as an attachment under the original name.
 
     Honours a single `Range` (resumed downloads, seeking in media) with a ranged S3 GET; with
-    `DOWNLOAD_MODE=redirect` the client is sent to a short-lived presigned S3 URL instead.
+    `DOWNLOAD_MODE=redirect` the client is sent to a short-lived presigned S3 URL instead, and
+    with `accel` nginx fetches that URL itself (`accel_response`).
     """
-    if current_app.config["DOWNLOAD_MODE"] == "redirect":
+    mode = current_app.config["DOWNLOAD_MODE"]
+    if mode == "redirect":
         return redirect(service.download_url(record, address=address), code=302)
     span = requested_span(record)
+    if mode == "accel" and request.method == "GET" and FALLBACK_HEADER not in request.headers:
+        return accel_response(service.download_url(record, address=address))
     return file_response(record, span, service.open_download(record, span, address=address))
+
+
+def accel_response(url: str) -> Response:
+    """Hand an authorized download to nginx: it GETs the presigned `url` from S3 and sends
+    S3's answer (which carries the attachment name and media type the URL asks for).
+
+    The client never sees the URL, and the bytes never cross the app. nginx passes the
+    client's `Range` and conditional headers on to S3, which answers them itself; the app
+    has already refused a range past the end (416). A `HEAD` is answered by the app: the URL
+    is signed for `GET` only.
+    """
+    response = Response(status=200)
+    response.headers["X-Accel-Redirect"] = ACCEL_LOCATION
+    response.headers[OBJECT_URL_HEADER] = url
+    # nginx would keep the app's type over S3's; S3's is the file's (the URL names it).
+    del response.headers["Content-Type"]
+    return response
 
 
 def version_response(record: StoredFile, version: FileVersion, address: str | None) -> Response:

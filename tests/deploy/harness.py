@@ -18,6 +18,10 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from securestore.locals3 import LocalS3
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = REPO_ROOT / "nginx" / "securestore.conf"
@@ -29,6 +33,8 @@ SHIPPED_UPSTREAM = "server unix:/run/securestore.sock fail_timeout=0;"
 SHIPPED_CERT = "/etc/letsencrypt/live/securestore.example.com/fullchain.pem"
 SHIPPED_KEY = "/etc/letsencrypt/live/securestore.example.com/privkey.pem"
 SHIPPED_STATIC = "alias /opt/securestore/static/;"
+# Debian's; deploy/user-data.sh puts the system's own in its place.
+SHIPPED_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 class ProcessFailed(RuntimeError):
@@ -271,3 +277,33 @@ def running_gunicorn(
         yield Gunicorn(socket_path, log, process)
     finally:
         _stop(process, timeout=60)
+
+
+def app_environment(
+    seaweedfs: LocalS3, buckets: tuple[str, str], database_url: str, secret_key: str, instance: Path
+) -> dict[str, str]:
+    """What /etc/securestore/securestore.env holds, plus the local S3's key for boto3.
+
+    `buckets` are the primary and the backup bucket.
+    """
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(instance),
+        "SECURESTORE_ENV": "production",
+        "SECURESTORE_INSTANCE_PATH": str(instance),
+        "SECRET_KEY": secret_key,
+        "DATABASE_URL": database_url,
+        "S3_PRIMARY_BUCKET": buckets[0],
+        "S3_BACKUP_BUCKET": buckets[1],
+        "S3_ENDPOINT_URL": seaweedfs.endpoint_url,
+        "S3_REGION": "us-east-1",
+        "TRUSTED_PROXY_COUNT": "1",
+        "GUNICORN_WORKERS": "2",
+        "GUNICORN_THREADS": "2",
+        # On EC2 the instance role supplies credentials; here the local S3's key does.
+        "AWS_ACCESS_KEY_ID": seaweedfs.access_key,
+        "AWS_SECRET_ACCESS_KEY": seaweedfs.secret_key,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }

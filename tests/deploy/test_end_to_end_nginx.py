@@ -24,7 +24,13 @@ import requests
 
 from securestore.locals3 import LocalS3
 from tests.deploy.conftest import Certificate
-from tests.deploy.harness import NginxSite, free_port, running_gunicorn, running_nginx
+from tests.deploy.harness import (
+    NginxSite,
+    app_environment,
+    free_port,
+    running_gunicorn,
+    running_nginx,
+)
 from tests.fixtures.apps import PASSWORD
 from tests.fixtures.s3 import BACKUP, PRIMARY
 
@@ -118,33 +124,6 @@ class Browser:
         return self.post(path, form_page, data={"csrf_token": self.csrf(form_page), **fields})
 
 
-def _app_environment(
-    seaweedfs: LocalS3, database_url: str, secret_key: str, instance: Path
-) -> dict[str, str]:
-    """What /etc/securestore/securestore.env holds, plus the local S3's key for boto3."""
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": str(instance),
-        "SECURESTORE_ENV": "production",
-        "SECURESTORE_INSTANCE_PATH": str(instance),
-        "SECRET_KEY": secret_key,
-        "DATABASE_URL": database_url,
-        "S3_PRIMARY_BUCKET": PRIMARY,
-        "S3_BACKUP_BUCKET": BACKUP,
-        "S3_ENDPOINT_URL": seaweedfs.endpoint_url,
-        "S3_REGION": "us-east-1",
-        "TRUSTED_PROXY_COUNT": "1",
-        "GUNICORN_WORKERS": "2",
-        "GUNICORN_THREADS": "2",
-        # On EC2 the instance role supplies credentials; here the local S3's key does.
-        "AWS_ACCESS_KEY_ID": seaweedfs.access_key,
-        "AWS_SECRET_ACCESS_KEY": seaweedfs.secret_key,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-
-
 @pytest.mark.seaweedfs
 def test_two_instances_behind_nginx_act_as_one_service(
     nginx: str,
@@ -155,8 +134,8 @@ def test_two_instances_behind_nginx_act_as_one_service(
 ) -> None:
     work = tmp_path_factory.mktemp("e2e")
     secret_key = secrets.token_urlsafe(32)  # shared by both instances, as in production
-    env_a = _app_environment(seaweedfs, postgres_url, secret_key, work / "a")
-    env_b = _app_environment(seaweedfs, postgres_url, secret_key, work / "b")
+    env_a = app_environment(seaweedfs, (PRIMARY, BACKUP), postgres_url, secret_key, work / "a")
+    env_b = app_environment(seaweedfs, (PRIMARY, BACKUP), postgres_url, secret_key, work / "b")
 
     # The deploy step, run like an operator would: from outside any checkout.
     migrate = subprocess.run(

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.harness import NGINX_CONF, REPO_ROOT, SHIPPED_CERT, SHIPPED_KEY, SYSTEMD_DIR
+from tests.deploy.harness import (
+    NGINX_CONF,
+    REPO_ROOT,
+    SHIPPED_CA_BUNDLE,
+    SHIPPED_CERT,
+    SHIPPED_KEY,
+    SYSTEMD_DIR,
+)
 
 SCRIPT = REPO_ROOT / "deploy" / "user-data.sh"
 ENV_TEMPLATE = REPO_ROOT / "deploy" / "securestore.env.example"
@@ -82,12 +89,15 @@ def test_dry_run_installs_the_shipped_units_site_and_settings_template(
     site_path = {"al2023": "/etc/nginx/conf.d/securestore.conf",
                  "debian12": "/etc/nginx/sites-available/securestore"}[system]
     mode, site = _written(output)[site_path]
-    # Only the host name and the certificate's folder differ from the shipped site, the very
-    # lines the nginx tests replace too: what they prove holds for the installed site.
+    # Only the host name, the certificate's folder and the system's CA bundle differ from the
+    # shipped site (the first two are the lines the nginx tests replace too): what they prove
+    # holds for the installed site.
     folder = "/etc/letsencrypt/live/files.example.org"
     shipped = NGINX_CONF.read_text().replace(
         "server_name securestore.example.com;", "server_name files.example.org;"
     )
+    ca = {"al2023": "/etc/pki/tls/certs/ca-bundle.crt", "debian12": SHIPPED_CA_BUNDLE}[system]
+    shipped = shipped.replace(f"{SHIPPED_CA_BUNDLE};", f"{ca};")
     shipped = shipped.replace(SHIPPED_CERT, f"{folder}/fullchain.pem")
     assert mode == "0644" and site == shipped.replace(SHIPPED_KEY, f"{folder}/privkey.pem")
     mode, settings = _written(output)["/etc/securestore/securestore.env"]

@@ -1,4 +1,5 @@
-"""Downloads: single byte ranges with ranged S3 GETs, and the presigned-redirect mode."""
+"""Downloads: single byte ranges with ranged S3 GETs, the presigned-redirect mode and the
+nginx-fetched (accel) mode (on the shipped nginx: tests/deploy/test_accel_downloads.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from flask.testing import FlaskClient
 
 from securestore.extensions import db, storage
 from securestore.files.models import StoredFile
+from securestore.files.responses import ACCEL_LOCATION, FALLBACK_HEADER, OBJECT_URL_HEADER
 from securestore.formatting import content_disposition
 from tests.fixtures.forms import AuthActions, upload
 
@@ -122,6 +124,47 @@ def test_redirect_mode_still_hides_other_users_files(
     auth.logout()
     auth.signed_up("mallory")
     assert client.get(f"/files/{stored.id}/download").status_code == 404
+
+
+@pytest.mark.config(DOWNLOAD_MODE="accel")
+def test_accel_mode_hands_nginx_a_presigned_url_and_sends_no_bytes(
+    client: FlaskClient, stored: StoredFile, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = client.get(f"/files/{stored.id}/download", headers={"Range": "bytes=0-99"})
+    assert response.status_code == 200
+    assert response.data == b""
+    assert response.headers["X-Accel-Redirect"] == ACCEL_LOCATION
+    assert "Content-Type" not in response.headers  # S3's answer carries the file's
+    url = urlsplit(response.headers[OBJECT_URL_HEADER])
+    query = parse_qs(url.query)
+    assert url.path.endswith("/alice/clip.mp4")
+    assert query["response-content-disposition"] == [content_disposition("clip.mp4")]
+    assert query["response-content-type"] == ["video/mp4"]
+    assert "X-Amz-Signature" not in caplog.text
+
+
+@pytest.mark.config(DOWNLOAD_MODE="accel")
+def test_accel_mode_streams_a_head_and_nginx_s_fallback_and_refuses_a_range_past_the_end(
+    client: FlaskClient, stored: StoredFile
+) -> None:
+    path = f"/files/{stored.id}/download"
+    head = client.head(path)
+    assert head.status_code == 200 and "X-Accel-Redirect" not in head.headers
+    assert head.content_length == len(BODY)
+    fallback = client.get(path, headers={FALLBACK_HEADER: "1", "Range": "bytes=10-19"})
+    assert fallback.status_code == 206 and fallback.data == BODY[10:20]
+    assert "X-Accel-Redirect" not in fallback.headers
+    assert client.get(path, headers={"Range": "bytes=20000-"}).status_code == 416
+
+
+@pytest.mark.config(DOWNLOAD_MODE="accel")
+def test_accel_mode_still_hides_other_users_files(
+    client: FlaskClient, auth: AuthActions, stored: StoredFile
+) -> None:
+    auth.logout()
+    auth.signed_up("mallory")
+    response = client.get(f"/files/{stored.id}/download")
+    assert response.status_code == 404 and OBJECT_URL_HEADER not in response.headers
 
 
 @pytest.mark.seaweedfs
