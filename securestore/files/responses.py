@@ -29,13 +29,22 @@ def download_response(record: StoredFile, address: str | None) -> BaseResponse:
     `DOWNLOAD_MODE=redirect` the client is sent to a short-lived presigned S3 URL instead, and
     with `accel` nginx fetches that URL itself (`accel_response`).
     """
-    mode = current_app.config["DOWNLOAD_MODE"]
-    if mode == "redirect":
+    if current_app.config["DOWNLOAD_MODE"] == "redirect":
         return redirect(service.download_url(record, address=address), code=302)
     span = requested_span(record)
-    if mode == "accel" and request.method == "GET" and FALLBACK_HEADER not in request.headers:
+    if nginx_fetches():
         return accel_response(service.download_url(record, address=address))
     return file_response(record, span, service.open_download(record, span, address=address))
+
+
+def nginx_fetches() -> bool:
+    """Whether this download is handed to nginx (`accel_response`): `DOWNLOAD_MODE=accel`,
+    a `GET`, and not nginx asking again because S3 did not serve it."""
+    return (
+        current_app.config["DOWNLOAD_MODE"] == "accel"
+        and request.method == "GET"
+        and FALLBACK_HEADER not in request.headers
+    )
 
 
 def accel_response(url: str) -> Response:

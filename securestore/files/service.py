@@ -204,16 +204,24 @@ def read_object(record: StoredFile, span: tuple[int, int] | None = None) -> Obje
 
 @raises(StorageError)
 def download_url(record: StoredFile, *, address: str | None) -> str:
-    """Sign a short-lived S3 URL that serves the file as an attachment under its name."""
-    url = storage.download_url(
+    """Sign a short-lived S3 URL that serves the file as an attachment under its name; the
+    owner's download, audited."""
+    url = signed_url(record)
+    detail = record.audit_label + " (signed URL)"
+    audit.record("download", user=record.owner, address=address, detail=detail)
+    return url
+
+
+@raises(StorageError)
+def signed_url(record: StoredFile) -> str:
+    """The presigned GET behind `download_url`, for callers that audit the download
+    themselves (a share link's visitor)."""
+    return storage.download_url(
         record.key,
         content_disposition=content_disposition(record.name),
         content_type=media_type(record.content_type),
         expires_in=current_app.config["DOWNLOAD_URL_SECONDS"],
     )
-    detail = record.audit_label + " (signed URL)"
-    audit.record("download", user=record.owner, address=address, detail=detail)
-    return url
 
 
 @raises(NotFoundError, BackupNotReadyError, StorageError)

@@ -100,6 +100,11 @@ def unlock(link: ShareLink, password: str, *, address: str | None) -> None:
     audit.record("share_unlock", user=link.owner, address=address, detail=describe(link))
 
 
+def _require_unlocked(link: ShareLink) -> None:
+    if not unlocked(link):
+        raise ForbiddenError("Enter this link's password first.")
+
+
 def unlocked(link: ShareLink) -> bool:
     """Whether this browser may download through the link (no password, or a live grant)."""
     if link.password_hash is None:
@@ -139,26 +144,39 @@ def shared_file(link: ShareLink, file_id: int | None) -> StoredFile:
 def start_download(
     link: ShareLink, record: StoredFile, span: tuple[int, int] | None, *, address: str | None
 ) -> ObjectStream:
-    """Open a shared file's bytes for a visitor and count the download once they start.
+    """Open a shared file's bytes for a visitor and count the download once they start
+    (`admit_download`); a file S3 cannot open uses up nothing."""
+    _require_unlocked(link)
+    stream = files.read_object(record, span)
+    try:
+        admit_download(link, record, span, address=address)
+    except NotFoundError:
+        _close(stream.chunks)
+        raise
+    return stream
+
+
+@raises(ForbiddenError, NotFoundError)
+def admit_download(
+    link: ShareLink, record: StoredFile, span: tuple[int, int] | None, *, address: str | None
+) -> None:
+    """Count a visitor's download of a shared file, whoever then sends its bytes (the app, or
+    nginx with `DOWNLOAD_MODE=accel`).
 
     A `Range` from past the first byte, in a browser that started this file's download
     through this link before, resumes that download and is not counted again; anything else
     is counted, and refused (404) once the limit is reached.
     """
-    if not unlocked(link):
-        raise ForbiddenError("Enter this link's password first.")
+    _require_unlocked(link)
     started = session.get(STARTED, [])
     mark = f"{link.id}:{record.id}"
     resuming = span is not None and span[0] > 0 and mark in started
-    stream = files.read_object(record, span)
     if not resuming:
         if not _count(link):
-            _close(stream.chunks)
             raise NotFoundError(DEAD)
         session[STARTED] = [*started, mark][-50:]
     detail = f"{describe(link)}: {record.audit_label}" + (" (resumed)" if resuming else "")
     audit.record("share_download", user=link.owner, address=address, detail=detail)
-    return stream
 
 
 @raises(ForbiddenError, NotFoundError)
@@ -167,8 +185,7 @@ def start_zip(link: ShareLink, *, address: str | None) -> Export:
     archive reaches it)."""
     if link.folder is None:
         raise NotFoundError(DEAD)
-    if not unlocked(link):
-        raise ForbiddenError("Enter this link's password first.")
+    _require_unlocked(link)
     if not _count(link):
         raise NotFoundError(DEAD)
     audit.record(

@@ -2,8 +2,9 @@
 
 They show the shared file's name and size (a folder's: its files, with their paths below it)
 and nothing else of its owner's, not even the username; every answer keeps the link out of
-`Referer` headers and search engines. Bytes always pass through the app (never a presigned
-redirect: an S3 key names the owner).
+`Referer` headers and search engines. Bytes pass through the app, or with
+`DOWNLOAD_MODE=accel` through nginx, never a presigned redirect: an S3 key names the owner,
+and nginx keeps the URL to itself.
 """
 
 from __future__ import annotations
@@ -12,8 +13,15 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 
 from securestore.errors import AuthenticationError
+from securestore.files import service as files
 from securestore.files.models import StoredFile
-from securestore.files.responses import file_response, requested_span, zip_response
+from securestore.files.responses import (
+    accel_response,
+    file_response,
+    nginx_fetches,
+    requested_span,
+    zip_response,
+)
 from securestore.shares import access
 from securestore.shares.forms import UnlockForm
 from securestore.shares.models import ShareLink
@@ -86,5 +94,8 @@ def download_file(token: str, file_id: int) -> ResponseReturnValue:
 
 def _send(link: ShareLink, record: StoredFile) -> ResponseReturnValue:
     span = requested_span(record)
+    if nginx_fetches():
+        access.admit_download(link, record, span, address=request.remote_addr)
+        return accel_response(files.signed_url(record))
     stream = access.start_download(link, record, span, address=request.remote_addr)
     return file_response(record, span, stream)

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,6 +106,19 @@ class NginxSite:
                 f"listen [::1]:{port}{suffix};" if v6 else "",
             )
         return text
+
+
+def site_for_one_app(app: Gunicorn, cert: Path, key: Path) -> NginxSite:
+    """The shipped site on free ports in front of one gunicorn, with the package's static
+    files and the certificate `cert` (private key `key`)."""
+    return NginxSite(
+        http_port=free_port(),
+        https_port=free_port(),
+        upstreams=(app.upstream,),
+        static_dir=Path(str(resources.files("securestore") / "static")),
+        cert=cert,
+        key=key,
+    )
 
 
 def nginx_binary() -> str | None:

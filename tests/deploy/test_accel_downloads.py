@@ -2,7 +2,8 @@
 the app has authorized straight from SeaweedFS, and asks the app again when S3 cannot serve it.
 
 Each check reads gunicorn's access log too: it tells whether the bytes crossed the app (the
-logged response size) and how often nginx asked it.
+logged response size) and how often nginx asked it. The tests share one stack and file, in
+order: the last one deletes the file's primary object.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,10 @@ from securestore.locals3 import LocalS3
 from tests.deploy.conftest import Certificate
 from tests.deploy.harness import (
     Gunicorn,
-    NginxSite,
     app_environment,
-    free_port,
     running_gunicorn,
     running_nginx,
+    site_for_one_app,
 )
 from tests.fixtures.apps import PASSWORD
 from tests.fixtures.s3 import BACKUP, PRIMARY
@@ -91,14 +90,7 @@ def site(
     _flask(env, work, "users", "create", username, "--password", PASSWORD)
     token = _flask(env, work, "tokens", "create", "--user", username, "--name", "test")
     with running_gunicorn(work / "app.sock", env, work / "app.log") as app:
-        nginx_site = NginxSite(
-            http_port=free_port(),
-            https_port=free_port(),
-            upstreams=(app.upstream,),
-            static_dir=Path(str(resources.files("securestore") / "static")),
-            cert=tls_certificate.cert,
-            key=tls_certificate.key,
-        )
+        nginx_site = site_for_one_app(app, tls_certificate.cert, tls_certificate.key)
         with running_nginx(nginx, work / "nginx", nginx_site):
             base = f"https://127.0.0.1:{nginx_site.https_port}"
             uploaded = requests.post(
@@ -152,6 +144,22 @@ def test_clients_cannot_reach_the_internal_location_or_forge_the_fallback(site: 
     forged = site.get(path, **{"X-SecureStore-Accel-Fallback": "1"})
     assert forged.status_code == 200 and forged.content == BODY
     assert site.app_answers(path)[before:] == [0]  # nginx dropped the header: not streamed
+
+
+@pytest.mark.seaweedfs
+def test_a_share_link_s_visitor_gets_the_file_from_s3_through_nginx(site: Site) -> None:
+    created = requests.post(
+        site.base + "/api/v1/shares", json={"file_id": site.file_id},
+        headers={"Authorization": f"Bearer {site.token}"}, verify=str(site.cert), timeout=60,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    url: str = created.json()["url"]
+    path = url[url.index("/s/") :] + "/download"
+    answer = requests.get(site.base + path, verify=str(site.cert), timeout=60)
+    assert answer.status_code == 200 and answer.content == BODY
+    assert answer.headers["Content-Disposition"].startswith("attachment;")
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert site.app_answers(path) == [0]
 
 
 @pytest.mark.seaweedfs

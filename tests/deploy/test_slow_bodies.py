@@ -15,14 +15,13 @@ import ssl
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from importlib import resources
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.deploy.conftest import Certificate
-from tests.deploy.harness import NginxSite, free_port, running_gunicorn, running_nginx
+from tests.deploy.harness import running_gunicorn, running_nginx, site_for_one_app
 from tests.fixtures.apps import TEST_SECRET_KEY
 
 SLOW_CLIENTS = 40
@@ -71,14 +70,7 @@ def test_forty_slow_anonymous_bodies_leave_the_app_answering(
         "GUNICORN_THREADS": "2",
     }
     with running_gunicorn(tmp_path / "app.sock", env, tmp_path / "gunicorn.log") as app:
-        site = NginxSite(
-            http_port=free_port(),
-            https_port=free_port(),
-            upstreams=(app.upstream,),
-            static_dir=Path(str(resources.files("securestore") / "static")),
-            cert=tls_certificate.cert,
-            key=tls_certificate.key,
-        )
+        site = site_for_one_app(app, tls_certificate.cert, tls_certificate.key)
         base = f"https://127.0.0.1:{site.https_port}"
         with (
             running_nginx(nginx, tmp_path / "nginx", site),

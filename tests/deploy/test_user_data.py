@@ -135,7 +135,7 @@ def test_first_run_settings_name_the_buckets_the_site_and_a_new_secret(
                      "S3_REGION=eu-west-1", "PUBLIC_URL=https://files.example.org",
                      "BACKUP_LOCK_MODE=compliance", "BACKUP_LOCK_DAYS=90", f"S3_KMS_KEY_ID={key}",
                      "S3_SSE=aws:kms", "DATABASE_URL=sqlite:////var/lib/securestore/securestore.db",
-                     "SECRET_KEY=<secret>", "TRUSTED_PROXY_COUNT=1"):
+                     "SECRET_KEY=<secret>", "TRUSTED_PROXY_COUNT=1", "DOWNLOAD_MODE=accel"):
         assert lines.count(expected) == 1, expected
     assert not [line for line in lines if line.startswith("DATABASE_URL=postgresql")]
 

@@ -117,13 +117,18 @@ def test_redirect_mode_sends_a_short_lived_presigned_url_with_the_attachment_nam
     assert "X-Amz-Signature" not in caplog.text
 
 
-@pytest.mark.config(DOWNLOAD_MODE="redirect")
-def test_redirect_mode_still_hides_other_users_files(
-    client: FlaskClient, auth: AuthActions, stored: StoredFile
+@pytest.mark.parametrize(
+    "mode",
+    [pytest.param(m, marks=pytest.mark.config(DOWNLOAD_MODE=m)) for m in ("redirect", "accel")],
+)
+def test_every_download_mode_still_hides_other_users_files(
+    client: FlaskClient, auth: AuthActions, stored: StoredFile, mode: str
 ) -> None:
     auth.logout()
     auth.signed_up("mallory")
-    assert client.get(f"/files/{stored.id}/download").status_code == 404
+    response = client.get(f"/files/{stored.id}/download")
+    assert response.status_code == 404
+    assert "Location" not in response.headers and OBJECT_URL_HEADER not in response.headers
 
 
 @pytest.mark.config(DOWNLOAD_MODE="accel")
@@ -155,16 +160,6 @@ def test_accel_mode_streams_a_head_and_nginx_s_fallback_and_refuses_a_range_past
     assert fallback.status_code == 206 and fallback.data == BODY[10:20]
     assert "X-Accel-Redirect" not in fallback.headers
     assert client.get(path, headers={"Range": "bytes=20000-"}).status_code == 416
-
-
-@pytest.mark.config(DOWNLOAD_MODE="accel")
-def test_accel_mode_still_hides_other_users_files(
-    client: FlaskClient, auth: AuthActions, stored: StoredFile
-) -> None:
-    auth.logout()
-    auth.signed_up("mallory")
-    response = client.get(f"/files/{stored.id}/download")
-    assert response.status_code == 404 and OBJECT_URL_HEADER not in response.headers
 
 
 @pytest.mark.seaweedfs

@@ -15,6 +15,7 @@ from securestore.auth.models import User
 from securestore.db_types import utcnow
 from securestore.extensions import db
 from securestore.files.models import StoredFile
+from securestore.files.responses import ACCEL_LOCATION, FALLBACK_HEADER, OBJECT_URL_HEADER
 from securestore.shares.models import ShareLink
 from tests.api.conftest import bearer
 from tests.fixtures.apps import PASSWORD
@@ -125,6 +126,23 @@ def test_a_link_never_redirects_to_s3_where_the_key_names_the_owner(
 ) -> None:
     download = app.test_client().get(owner.path() + "/download")
     assert download.status_code == 200 and download.data == CONTENT
+
+
+@pytest.mark.config(DOWNLOAD_MODE="accel")
+def test_with_accel_a_link_s_download_is_counted_then_handed_to_nginx(
+    app: Flask, owner: Owner
+) -> None:
+    path = owner.path(max_downloads=1)
+    visitor = app.test_client()
+    handed = visitor.get(path + "/download")
+    assert handed.status_code == 200 and handed.data == b""
+    assert handed.headers["X-Accel-Redirect"] == ACCEL_LOCATION
+    assert "/alice/figures.csv?" in handed.headers[OBJECT_URL_HEADER]
+    listed = owner.api.get("/api/v1/shares", headers=bearer(owner.token)).get_json()["items"]
+    assert listed[0]["downloads"] == 1
+    # nginx's fallback after S3 failed is a new request: it counts, and the limit holds.
+    fallback = visitor.get(path + "/download", headers={FALLBACK_HEADER: "1"})
+    assert fallback.status_code == 404 and OBJECT_URL_HEADER not in fallback.headers
 
 
 def _expire(app: Flask, link_id: int) -> None:
