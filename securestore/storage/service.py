@@ -1,11 +1,12 @@
 """The one door to S3: upload to the primary bucket, copy server-side to the backup bucket.
 
-`S3Storage` owns the app's single boto3 client, built in `init_app` from boto3's default
-credential chain (no keys are ever passed). Every botocore error is translated once, by
-`storage.translate`, into the domain exception tree; callers never see `ClientError`. Large
-uploads go through the multipart engine (`storage.multipart`), Object Lock and versions
-through `storage.locks`; what comes back is a plain value (`storage.types`). Every write and
-copy asks for `S3_SSE` encryption, with the bucket's own KMS key under `aws:kms`.
+`S3Storage` owns the app's single boto3 client, built in `init_app` by `storage.client` from
+boto3's default credential chain (no keys are ever passed). Every botocore error is
+translated once, by `storage.translate`, into the domain exception tree; callers never see
+`ClientError`. Large uploads go through the multipart engine (`storage.multipart`), Object
+Lock and versions through `storage.locks`, bucket checks through `storage.health`; what
+comes back is a plain value (`storage.types`). Every write and copy asks for `S3_SSE`
+encryption, with the bucket's own KMS key under `aws:kms`.
 """
 
 from __future__ import annotations
@@ -17,19 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
-import boto3
-import botocore.session
-from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, current_app
 
 from securestore.errors import NotFoundError, StorageError, TooLargeError
 from securestore.storage import locks
+from securestore.storage.client import build_client
 from securestore.storage.copying import server_side_copy
 from securestore.storage.direct import DirectUploads
+from securestore.storage.health import buckets_health
 from securestore.storage.multipart import fill, put_multipart
-from securestore.storage.timestamps import parse_s3_timestamp
-from securestore.storage.translate import error_code, translated
+from securestore.storage.translate import translated
 from securestore.storage.types import (
     BucketHealth,
     ListedObject,
@@ -37,6 +35,7 @@ from securestore.storage.types import (
     ObjectStream,
     ObjectVersion,
     StoredObject,
+    object_info,
 )
 
 if TYPE_CHECKING:
@@ -44,8 +43,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 EXTENSION_KEY = "securestore.storage"
-# The checksums S3 may keep of an object, as `head_object` names them.
-_CHECKSUMS = ("ChecksumSHA256", "ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME")
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 
 
@@ -77,36 +74,7 @@ class S3Storage:
         preloading), so no connection pool is ever shared across a fork.
         """
         settings = app.config.get_namespace("S3_")
-        client_config = BotoConfig(
-            retries={"mode": "standard", "max_attempts": 3},
-            # Presigned download URLs are SigV4 (SigV2 is deprecated and has no expiry cap).
-            signature_version="s3v4",
-            # One connection per thread that may talk to S3 at once: gunicorn threads times
-            # the parts each upload keeps in flight (see S3_MAX_POOL_CONNECTIONS).
-            max_pool_connections=settings["max_pool_connections"],
-            s3={
-                # Path-style keys for a custom endpoint (a local S3 has no bucket subdomains);
-                # on AWS the regional virtual host, which presigned part URLs need (see
-                # `DirectUploads.origin`).
-                "addressing_style": "path" if settings["endpoint_url"] else "virtual",
-                # Every upload carries a checksum header that S3 verifies (the SHA-256 of a
-                # single PUT, the CRC32 of each part). Over HTTPS botocore then skips SigV4's
-                # payload hash by itself; over plain HTTP (a local S3) it would hash every byte
-                # once more, the upload's largest CPU cost, so it is off for both.
-                "payload_signing_enabled": False,
-            },
-        )
-        core = botocore.session.get_session()
-        core.get_component("response_parser_factory").set_parser_defaults(
-            timestamp_parser=parse_s3_timestamp
-        )
-        session = boto3.session.Session(botocore_session=core)
-        client = session.client(
-            "s3",
-            endpoint_url=settings["endpoint_url"],
-            region_name=settings["region"],
-            config=client_config,
-        )
+        client, session = build_client(settings)
         mode = app.config["BACKUP_LOCK_MODE"]
         lock_mode = None if mode == "off" else mode.upper()
         if lock_mode is not None:
@@ -252,10 +220,7 @@ class S3Storage:
             arguments=self._copy_arguments(self.backup_bucket, content_type, metadata),
             action="back up",
         )
-        if self.lock_mode is not None and locked_until is not None:
-            if version_id is None:
-                raise StorageError(detail=f"s3://{self.backup_bucket}/{key}: no version to lock")
-            self.extend_lock(key, version_id, locked_until)
+        self._lock_copy(key, version_id, locked_until)
         return version_id
 
     def copy_from_backup(
@@ -295,10 +260,8 @@ class S3Storage:
             self.client, source, bucket, key, size=size,
             arguments=self._copy_arguments(bucket, content_type, metadata), action="copy",
         )  # fmt: skip
-        if bucket == self.backup_bucket and self.lock_mode is not None and locked_until:
-            if written is None:
-                raise StorageError(detail=f"s3://{bucket}/{key}: no version to lock")
-            self.extend_lock(key, written, locked_until)
+        if bucket == self.backup_bucket:
+            self._lock_copy(key, written, locked_until)
         return written
 
     def _copy_arguments(
@@ -312,6 +275,15 @@ class S3Storage:
             "Metadata": dict(metadata),
             **self.encryption(bucket),
         }
+
+    def _lock_copy(self, key: str, version_id: str | None, until: datetime | None) -> None:
+        """Lock a backup copy just written until `until`, in a lock mode (a copy that cannot
+        be locked counts as failed)."""
+        if self.lock_mode is None or until is None:
+            return
+        if version_id is None:
+            raise StorageError(detail=f"s3://{self.backup_bucket}/{key}: no version to lock")
+        self.extend_lock(key, version_id, until)
 
     def extend_lock(self, key: str, version_id: str, until: datetime) -> None:
         """Lock one version of a backup copy until `until` (S3 never lets a lock shorten)."""
@@ -388,24 +360,7 @@ class S3Storage:
             answer = self.client.head_object(
                 Bucket=bucket, Key=key, ChecksumMode="ENABLED", **extra
             )
-        checksum = answer.get("ChecksumSHA256")
-        full_object = checksum is not None and "-" not in checksum
-        fields: dict[str, Any] = dict(answer)
-        any_checksum = next(
-            (f"{name[8:].upper()}:{fields[name]}" for name in _CHECKSUMS if fields.get(name)), None
-        )
-        return ObjectInfo(
-            size=answer["ContentLength"],
-            content_type=answer.get("ContentType") or "application/octet-stream",
-            metadata=dict(answer.get("Metadata") or {}),
-            sha256=base64.b64decode(checksum).hex() if full_object and checksum else None,
-            version_id=answer.get("VersionId"),
-            encryption=answer.get("ServerSideEncryption"),
-            kms_key_id=answer.get("SSEKMSKeyId"),
-            lock_mode=answer.get("ObjectLockMode"),
-            locked_until=answer.get("ObjectLockRetainUntilDate"),
-            checksum=any_checksum,
-        )
+        return object_info(answer)
 
     def list_objects(self, bucket: str, *, prefix: str = "") -> Iterator[ListedObject]:
         """Yield every object of `bucket` under `prefix`, a page of 1000 keys at a time."""
@@ -423,24 +378,7 @@ class S3Storage:
 
     def health(self) -> list[BucketHealth]:
         """Check that both buckets exist and answer, and that the backup bucket can lock."""
-        backup = self._bucket_health(self.backup_bucket)
-        if backup.ok and self.lock_mode is not None:
-            try:
-                problem = locks.lock_problem(self.client, self.backup_bucket)
-            except locks.LockCheckUnanswered as error:
-                problem = str(error)
-            if problem is not None:
-                backup = BucketHealth(self.backup_bucket, False, problem)
-        return [self._bucket_health(self.primary_bucket), backup]
-
-    def _bucket_health(self, bucket: str) -> BucketHealth:
-        try:
-            self.client.head_bucket(Bucket=bucket)
-        except ClientError as error:
-            return BucketHealth(bucket, False, error_code(error))
-        except BotoCoreError as error:
-            return BucketHealth(bucket, False, type(error).__name__)
-        return BucketHealth(bucket, True)
+        return buckets_health(self.client, self.primary_bucket, self.backup_bucket, self.lock_mode)
 
 
 def _encryption(sse: str, kms_key_id: str | None) -> dict[str, str]:

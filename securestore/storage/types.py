@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import base64
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,31 @@ class ObjectInfo:
     kms_key_id: str | None = None
     lock_mode: str | None = None
     locked_until: datetime | None = None
+
+
+# The checksums S3 may keep of an object, as `head_object` names them.
+_CHECKSUMS = ("ChecksumSHA256", "ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME")
+
+
+def object_info(answer: Mapping[str, Any]) -> ObjectInfo:
+    """The `ObjectInfo` of a `head_object` answer (asked with `ChecksumMode="ENABLED"`)."""
+    checksum = answer.get("ChecksumSHA256")
+    full_object = checksum is not None and "-" not in checksum
+    any_checksum = next(
+        (f"{name[8:].upper()}:{answer[name]}" for name in _CHECKSUMS if answer.get(name)), None
+    )
+    return ObjectInfo(
+        size=answer["ContentLength"],
+        content_type=answer.get("ContentType") or "application/octet-stream",
+        metadata=dict(answer.get("Metadata") or {}),
+        sha256=base64.b64decode(checksum).hex() if full_object and checksum else None,
+        version_id=answer.get("VersionId"),
+        encryption=answer.get("ServerSideEncryption"),
+        kms_key_id=answer.get("SSEKMSKeyId"),
+        lock_mode=answer.get("ObjectLockMode"),
+        locked_until=answer.get("ObjectLockRetainUntilDate"),
+        checksum=any_checksum,
+    )
 
 
 @dataclass(frozen=True)
