@@ -59,7 +59,7 @@ def accel_response(url: str) -> Response:
     response = Response(status=200)
     response.headers["X-Accel-Redirect"] = ACCEL_LOCATION
     response.headers[OBJECT_URL_HEADER] = url
-    # nginx would keep the app's type over S3's; S3's is the file's (the URL names it).
+    # S3's answer carries the file's media type (the URL asks for it): the app adds none.
     del response.headers["Content-Type"]
     return response
 
