@@ -4,7 +4,7 @@ Two measurements decide which retry mechanisms SecureStore keeps (docs/performan
 1. What boto3's own retries bridge: the time a `CopyObject` spends retrying against an
    unreachable endpoint before it gives up, with the app's client settings.
 2. The pending window after a backup outage of D seconds, replayed on a simulated clock with
-   the app's real backoff rule (`lifecycle.retry_delay`): the in-process retry thread of
+   the app's real backoff rule (`backup_rules.retry_delay`): the in-process retry thread of
    earlier releases (one retry 30 s after the upload, then the sync timer every 5 minutes)
    against the sync timer alone, every minute.
 Run: python -m bench.backup_window
@@ -21,7 +21,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from securestore.files.lifecycle import retry_delay
+from securestore.files.backup_rules import retry_delay
 
 OUTAGES = (2, 10, 25, 60, 300, 1800)
 # Uploads land uniformly over the outage; each gets its own phase against the timer.

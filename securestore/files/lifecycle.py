@@ -14,18 +14,18 @@ no row ever points to an object that was not written, and whatever cannot be und
 as an orphan that `backup verify` reports, never silently.
 
 With `BACKUP_LOCK_MODE` on, the app never deletes in the backup bucket: every copy is a
-version locked for `BACKUP_LOCK_DAYS` plus `LOCK_RENEWAL`, renewed by `backup sync` once
-less than `BACKUP_LOCK_DAYS` is left (so from any moment on, a compromise included, each copy
-stays locked at least that long), and a purge only tags the copy for the bucket's lifecycle
-rules, which give it a delete marker and expire it once its lock has run out. Reads of a copy
-go to the newest version holding the file's bytes (`files.copies`).
+version locked for `BACKUP_LOCK_DAYS` plus `LOCK_RENEWAL` (`files.backup_rules`, with what a
+copy carries and when a failed one is retried), renewed by `backup sync` once less than
+`BACKUP_LOCK_DAYS` is left (so from any moment on, a compromise included, each copy stays
+locked at least that long), and a purge only tags the copy for the bucket's lifecycle rules,
+which give it a delete marker and expire it once its lock has run out. Reads of a copy go to
+the newest version holding the file's bytes (`files.copies`).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from urllib.parse import quote
 
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
@@ -41,6 +41,7 @@ from securestore.errors import (
     raises,
 )
 from securestore.extensions import db, storage
+from securestore.files.backup_rules import backup_metadata, lock_until, retry_delay
 from securestore.files.copies import backup_copy
 from securestore.files.models import BackupState, FileVersion, PendingMove, StoredFile
 
@@ -48,13 +49,6 @@ log = logging.getLogger(__name__)
 
 # Long enough for a server-side copy of the largest object; a dead copier's claim expires.
 LEASE = timedelta(minutes=30)
-BACKOFF_BASE = timedelta(minutes=1)
-BACKOFF_CAP = timedelta(hours=1)
-# A `failed` file is still retried, just rarely: the cause is usually a lasting outage.
-FAILED_RETRY_INTERVAL = timedelta(hours=6)
-# A copy is locked this much longer than BACKUP_LOCK_DAYS, and renewed once less than
-# BACKUP_LOCK_DAYS is left: about one PutObjectRetention per file and week.
-LOCK_RENEWAL = timedelta(days=7)
 
 
 @raises(DatabaseError)
@@ -181,13 +175,6 @@ def mark_backed_up(record: StoredFile, now: datetime) -> None:
     record.backup_verified_at = None
 
 
-def lock_until(now: datetime) -> datetime | None:
-    """Until when a copy made or renewed at `now` is locked (None without a lock mode)."""
-    if storage.lock_mode is None:
-        return None
-    return now + timedelta(days=current_app.config["BACKUP_LOCK_DAYS"]) + LOCK_RENEWAL
-
-
 def renew_lock(record: StoredFile, now: datetime) -> bool:
     """Lock the version holding the file's backup until `lock_until(now)`; commit the row.
 
@@ -215,41 +202,6 @@ def renew_lock(record: StoredFile, now: datetime) -> bool:
     record.backup_locked_until = until
     db.session.commit()
     return True
-
-
-def retry_delay(attempts: int, *, failed: bool = False) -> timedelta:
-    """How long to wait after `attempts` failed copies before the next one.
-
-    The first failure (during the upload) is retried by the next sync; then 1, 2, 4 ...
-    minutes, capped at an hour; a `failed` file every six hours.
-    """
-    if failed:
-        return FAILED_RETRY_INTERVAL
-    if attempts <= 1:
-        return timedelta(0)
-    return min(BACKOFF_BASE * 2 ** (attempts - 2), BACKOFF_CAP)
-
-
-def backup_metadata(
-    record: StoredFile, *, key: str | None = None, content: FileVersion | None = None
-) -> dict[str, str]:
-    """Describe a file on its backup copy, so the backup bucket alone can rebuild it.
-
-    `key` is the key the copy goes to (a move's new one), `content` a version of the file
-    whose hashes describe the copy instead of the file's own. A direct upload has no
-    `sha256` but S3's `checksum` of its primary object instead.
-    """
-    described = {
-        "owner": (key or record.key).split("/", 1)[0],
-        # S3 metadata is ASCII only; the exact Unicode name survives percent-encoded.
-        "filename": quote(record.name, safe=""),
-    }
-    hashes = content or record
-    if hashes.sha256 is not None:
-        described["sha256"] = hashes.sha256
-    if hashes.checksum is not None:
-        described["checksum"] = hashes.checksum
-    return described
 
 
 @raises(BackupNotReadyError, StorageError)

@@ -26,6 +26,7 @@ from securestore.db_types import utcnow
 from securestore.errors import StorageError, raises
 from securestore.extensions import db, storage
 from securestore.files import lifecycle
+from securestore.files.backup_rules import backup_metadata, lock_until
 from securestore.files.copies import backup_copy
 from securestore.files.folders import in_subtree
 from securestore.files.models import BackupState, Folder, PendingMove, StoredFile
@@ -127,10 +128,10 @@ def _copy(record: StoredFile, from_key: str, to_key: str) -> None:
         return
     storage.copy_within(
         storage.backup_bucket, from_key, to_key, size=record.size,
-        content_type=record.content_type, metadata=lifecycle.backup_metadata(record, key=to_key),
-        version_id=found.version_id, locked_until=lifecycle.lock_until(now),
+        content_type=record.content_type, metadata=backup_metadata(record, key=to_key),
+        version_id=found.version_id, locked_until=lock_until(now),
     )  # fmt: skip
-    record.backup_locked_until = lifecycle.lock_until(now)
+    record.backup_locked_until = lock_until(now)
 
 
 def _finish(journal: PendingMove) -> None:

@@ -26,6 +26,7 @@ from securestore.db_types import MAX_ID, utcnow
 from securestore.errors import DatabaseError, NotFoundError, StorageError, TooLargeError, raises
 from securestore.extensions import db, storage
 from securestore.files import lifecycle
+from securestore.files.backup_rules import backup_metadata, lock_until
 from securestore.files.models import VERSION_PREFIX, FileVersion, StoredFile
 from securestore.storage.types import ObjectStream
 
@@ -82,8 +83,8 @@ def back_up(version: FileVersion, record: StoredFile) -> bool:
             version.key,
             size=version.size,
             content_type=version.content_type,
-            metadata=lifecycle.backup_metadata(record, content=version),
-            locked_until=lifecycle.lock_until(now),
+            metadata=backup_metadata(record, content=version),
+            locked_until=lock_until(now),
         )
     except StorageError:
         return False  # logged by storage; `backup sync` tries again
