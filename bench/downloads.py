@@ -23,9 +23,9 @@ from bench.browser import Browser
 from bench.meters import CpuMeter, mbps
 from bench.payload import MIB
 from bench.stack import NO_BACKUP, PRIMARY, Stack, running_app
+from securestore.config.table import DOWNLOAD_MODES
 
 GIB = 1024 * MIB
-DOWNLOAD_MODES = ("stream", "accel", "redirect")
 
 
 def ceiling_download(stack: Stack, session: requests.Session, url: str, size: int) -> float:

@@ -22,7 +22,7 @@ loopback, then for each file size measures, as medians of several runs:
   multipart with the page's part size and parts in flight (skipped, saying why, without
   /usr/bin/chromium or Playwright);
 - downloads against their fair ceiling, nginx proxying SeaweedFS with no app, in each
-  `DOWNLOAD_MODE` (stream, accel, redirect; bench/downloads.py);
+  `DOWNLOAD_MODE` (stream, redirect, accel; bench/downloads.py);
 - listing latency (bench/listing.py) at 100,000 files on SQLite and PostgreSQL.
 
 Prints one table and writes it as JSON to bench/results/. `--quick` runs smaller and fewer.
