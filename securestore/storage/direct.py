@@ -14,13 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from botocore.auth import S3SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
 from botocore.utils import check_dns_name
 
 from securestore.storage.multipart import abort
+from securestore.storage.part_signing import PartSigner
 from securestore.storage.translate import translated
 from securestore.storage.types import OpenUpload, ReceivedPart
 
@@ -72,32 +71,29 @@ class DirectUploads:
         (base64 SHA-256) where one is given. The URLs are bearer credentials until they
         expire: never log them.
 
-        boto3 signs the first; its address and credential scope are what botocore resolved
-        for this key, and botocore's SigV4 query signer signs the others for the same address
-        alone. That is a third of the CPU per URL: boto3 would run its endpoint rules,
-        parameter checks and event hooks again for every part of the batch.
+        boto3 signs the first; its address, credential scope and instant are what botocore
+        resolved for this key, and `PartSigner` signs the others for the same address alone
+        (boto3 would run its endpoint rules, parameter checks, event hooks and signer again
+        for every part of the batch: most of the app's CPU per upload).
         """
         first, *others = sorted(checksums)
         urls = {first: self._presigned_part(key, upload_id, first, checksums[first])}
         if not others:
             return urls
         address = urlsplit(urls[first])
-        scope = dict(parse_qsl(address.query))["X-Amz-Credential"].split("/")
+        query = dict(parse_qsl(address.query))
         credentials = self.session.get_credentials()
         if credentials is None:  # boto3 just signed with them: only a race could get here
             raise RuntimeError("the S3 credentials went away")
-        signer = S3SigV4QueryAuth(
-            credentials.get_frozen_credentials(), scope[3], scope[2], expires=PART_URL_SECONDS
+        signer = PartSigner(
+            address._replace(query=""),
+            credentials.get_frozen_credentials(),
+            region=query["X-Amz-Credential"].split("/")[2],
+            timestamp=query["X-Amz-Date"],
+            expires=PART_URL_SECONDS,
         )
         for number in others:
-            query = urlencode({"uploadId": upload_id, "partNumber": number}, quote_via=quote)
-            checksum = checksums[number]
-            headers = {"x-amz-checksum-sha256": checksum} if checksum else {}
-            request = AWSRequest(
-                method="PUT", url=urlunsplit(address._replace(query=query)), headers=headers
-            )
-            signer.add_auth(request)
-            urls[number] = str(request.url)
+            urls[number] = signer.url(upload_id, number, checksums[number])
         return urls
 
     def _presigned_part(self, key: str, upload_id: str, number: int, checksum: str | None) -> str:

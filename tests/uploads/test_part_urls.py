@@ -1,8 +1,8 @@
-"""Part URLs signed by botocore's SigV4 query signer are the URLs boto3 itself would sign,
-and the origin the page's CSP allows is where they point.
+"""Part URLs signed by `PartSigner` are the URLs boto3 itself would sign, and the origin the
+page's CSP allows is where they point.
 
-`DirectUploads.part_urls` signs a batch's first URL with boto3 and the others with the signer
-alone; at the same instant both ways must give the same URL, byte for byte in every
+`DirectUploads.part_urls` signs a batch's first URL with boto3 and the others with
+`PartSigner`; at the same instant both ways must give the same URL, byte for byte in every
 parameter, for a local S3 (path-style) and for AWS (virtual-hosted, temporary credentials),
 with a key and an upload id that need escaping. SeaweedFS accepting such URLs, and refusing
 them tampered, is in test_direct.py.
@@ -17,9 +17,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 import pytest
+from botocore.auth import _host_from_url
 from botocore.config import Config
 
 from securestore.storage.direct import DirectUploads
+from securestore.storage.part_signing import host_header
 
 KEY = "alice/Some dir/fïle+(1) 100%.bin"
 UPLOAD_ID = "2~Ab/c=+d.e_f-g"
@@ -81,6 +83,21 @@ def test_every_url_of_a_batch_is_the_one_boto3_signs(
     signed = "host;x-amz-checksum-sha256" if checksum else "host"
     assert query["X-Amz-SignedHeaders"] == signed
     assert ("X-Amz-Security-Token" in query) == (token is not None)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://my-bucket.s3.eu-west-3.amazonaws.com/k",
+        "https://S3.Example.ORG:443/k",
+        "http://127.0.0.1:80/k",
+        "http://127.0.0.1:8333/k",
+        "https://[::1]:9000/k",
+        "https://[fd00::5]/k",
+    ],
+)
+def test_the_host_signed_is_the_one_botocore_signs(url: str) -> None:
+    assert host_header(urlsplit(url)) == _host_from_url(url)
 
 
 @pytest.mark.parametrize(
