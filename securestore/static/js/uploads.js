@@ -7,6 +7,10 @@ import { speedMeter } from "./speed.js";
 import { uploadRow } from "./upload-row.js";
 
 const MAX_PARALLEL = 3;
+// A row is redrawn at most this often while its bytes go: XHR reports progress many times a
+// second per part, and every redraw is a layout the browser pays for on the same cores as
+// the upload (people read a percentage and a speed, which change no faster).
+const PROGRESS_REDRAW_MS = 250;
 
 /**
  * How one file's bytes reach the server. The queue makes a fresh one per upload.
@@ -75,6 +79,7 @@ export function uploadQueue({ panel, list, summary, clearButton, status, pickBut
     running += 1;
     const started = performance.now();
     const speed = speedMeter();
+    let redrawn = -Infinity;
     upload.row.started();
     upload.transport = createTransport(upload.file);
     upload.transport.start(upload, {
@@ -82,6 +87,11 @@ export function uploadQueue({ panel, list, summary, clearButton, status, pickBut
         upload.row.resuming();
       },
       progress(loaded, total) {
+        const now = performance.now();
+        if (loaded < total && now - redrawn < PROGRESS_REDRAW_MS) {
+          return;
+        }
+        redrawn = now;
         upload.row.progressed(loaded, total, speed(loaded));
       },
       stored(stored) {
