@@ -31,11 +31,12 @@ from securestore.tokens import service as tokens
 
 # Parts in flight at once, for the client and for raw boto3 alike.
 CONCURRENCY = 4
-# Part URLs are asked for as the page asks for them (direct-transport.js): each batch up to
-# BATCH_GROWTH times the one before, at most BATCH_MAX parts and what the upload sends in
-# BATCH_SECONDS at its speed so far, the next asked for once the PUTs are into the last.
-FIRST_BATCH = 2 * CONCURRENCY
-BATCH_GROWTH = 4
+# Part URLs are asked for as the page asks for them (direct-transport.js): the first batch is
+# what the PUTs start on, each next one up to BATCH_GROWTH times the one before, at most
+# BATCH_MAX parts and what the upload sends in BATCH_SECONDS at its speed so far, the next
+# asked for once the PUTs are into the last.
+FIRST_BATCH = CONCURRENCY
+BATCH_GROWTH = 3
 BATCH_MAX = 64
 BATCH_SECONDS = 300
 

@@ -239,7 +239,7 @@ def part_size_for(size: int) -> int:
     large file goes in about `SPREAD_PARTS` parts of at most `MAX_SPREAD_PART_BYTES`, and
     always in S3's 10,000.
 
-    Fewer parts are fewer URL requests to the app (a 1 GiB file: two batches), fewer part
+    Fewer parts are fewer URL requests to the app (a 1 GiB file: three batches), fewer part
     entries for it to list and complete, and fewer preflights and PUTs for the browser; the
     cap bounds what a cut part sends again and what the page hashes at once.
     """

@@ -617,8 +617,9 @@ def test_a_direct_upload_survives_a_cut_part_and_resumes_after_a_reload(
 def test_a_direct_upload_asks_for_part_urls_in_growing_batches_one_ahead(
     browsing: Browsing, tmp_path: Path, seaweedfs: LocalS3
 ) -> None:
-    """19 parts: a batch of 8, then the other 11 (up to four times as many, asked for while
-    the first is sent); no worker asks for a URL out of turn, and every part goes once."""
+    """19 parts: a batch of 3 (what the workers start on), then up to three times as many,
+    each asked for while the one before is sent (9, then the last 7); no worker asks for a
+    URL out of turn, and every part goes once."""
     page = browsing.page
     browsing.register("batcher")
     body = os.urandom(18 * 5 * 1024 * KIB + 1000)
@@ -634,7 +635,7 @@ def test_a_direct_upload_asks_for_part_urls_in_growing_batches_one_ahead(
     accepted = _part_puts(page)
     page.locator("#file").set_input_files(large)
     expect(browsing.upload_row("large.bin")).to_have_attribute("data-state", "done")
-    assert batches == [list(range(1, 9)), list(range(9, 20))]
+    assert batches == [list(range(1, 4)), list(range(4, 13)), list(range(13, 20))]
     assert sorted(accepted) == list(range(1, 20))
     stored = seaweedfs.client().head_object(Bucket=PRIMARY, Key="batcher/large.bin")
     assert stored["ContentLength"] == len(body)

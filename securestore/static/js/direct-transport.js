@@ -11,12 +11,14 @@ import { sendPart } from "./part-put.js";
 
 const PARALLEL_PARTS = 3;
 // Part URLs are asked for a batch at a time, the next one (hashed meanwhile) as soon as the
-// workers start on the last. Each batch is up to URL_BATCH_GROWTH times the one before, at most
-// URL_BATCH_MAX parts and at most what the upload sends in URL_BATCH_SECONDS at its speed so far
-// (a third of a URL's 15 minutes): a 1 GiB file (32 parts) takes two requests for URLs, 8
-// parts' and 24's.
-const FIRST_URL_BATCH = 8;
-const URL_BATCH_GROWTH = 4;
+// workers start on the last. The first batch is what the workers start on, so the first bytes
+// go once 3 parts are hashed; each next one is up to URL_BATCH_GROWTH times the one before
+// (hashed while that one is sent: where hashing is not much faster than sending, a larger one
+// would keep the workers waiting), at most URL_BATCH_MAX parts and at most what the upload
+// sends in URL_BATCH_SECONDS at its speed so far (a third of a URL's 15 minutes): a 1 GiB file
+// (32 parts) takes three requests for URLs, of 3, 9 and 20 parts.
+const FIRST_URL_BATCH = PARALLEL_PARTS;
+const URL_BATCH_GROWTH = 3;
 const URL_BATCH_MAX = 64;
 const URL_BATCH_SECONDS = 300;
 const RETRIES = 5;
