@@ -33,7 +33,7 @@ from securestore.locals3 import LocalS3
 from tests.deploy.harness import (
     Gunicorn,
     NginxSite,
-    free_port,
+    free_ports,
     nginx_binary,
     running_gunicorn,
     running_nginx,
@@ -236,10 +236,10 @@ def running_stack(root: Path) -> Iterator[Stack]:
     )
     try:
         cert, key = certificate(root)
-        https_port, ceiling_port = free_port(), free_port()
+        http_port, https_port, ceiling_port = free_ports(3)
         socket_path = root / "gunicorn.sock"
         site = BenchSite(
-            http_port=free_port(),
+            http_port=http_port,
             https_port=https_port,
             upstreams=(f"unix:{socket_path}",),
             static_dir=Path(str(resources.files("securestore") / "static")),

@@ -35,7 +35,7 @@ from securestore.locals3 import LocalS3
 from tests.deploy.harness import (
     Gunicorn,
     NginxSite,
-    free_port,
+    free_ports,
     nginx_binary,
     running_gunicorn,
     running_nginx,
@@ -97,7 +97,7 @@ class PrivateRedis:
     """A `redis-server` of this run only, without persistence, restartable on its port."""
 
     root: Path
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=lambda: free_ports(1)[0])
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -255,9 +255,10 @@ def running_load_stack(root: Path, server_url: str, users: int) -> Iterator[Load
             instance.start()
             exits.callback(instance.stop)
         cert, key = certificate(root)
+        http_port, https_port = free_ports(2)
         site = NginxSite(
-            http_port=free_port(),
-            https_port=free_port(),
+            http_port=http_port,
+            https_port=https_port,
             upstreams=tuple(f"unix:{instance.socket}" for instance in instances),
             static_dir=Path(str(resources.files("securestore") / "static")),
             cert=cert,

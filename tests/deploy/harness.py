@@ -42,11 +42,21 @@ class ProcessFailed(RuntimeError):
     """A launched process exited or never became ready; the message carries its log."""
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """Return `count` distinct TCP ports on 127.0.0.1 that nothing listens on right now.
+
+    All are held bound until every one is chosen: ports asked for one at a time can come
+    back equal (the kernel hands a port just released out again), and an nginx site whose
+    HTTP and HTTPS ports are one port refuses to start ("no ssl_certificate is defined").
+    """
+    with contextlib.ExitStack() as held:
+        sockets = [
+            held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            for _ in range(count)
+        ]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 def ipv6_loopback() -> bool:
@@ -111,9 +121,10 @@ class NginxSite:
 def site_for_one_app(app: Gunicorn, cert: Path, key: Path) -> NginxSite:
     """The shipped site on free ports in front of one gunicorn, with the package's static
     files and the certificate `cert` (private key `key`)."""
+    http_port, https_port = free_ports(2)
     return NginxSite(
-        http_port=free_port(),
-        https_port=free_port(),
+        http_port=http_port,
+        https_port=https_port,
         upstreams=(app.upstream,),
         static_dir=Path(str(resources.files("securestore") / "static")),
         cert=cert,

@@ -27,7 +27,7 @@ from tests.deploy.conftest import Certificate
 from tests.deploy.harness import (
     NginxSite,
     app_environment,
-    free_port,
+    free_ports,
     running_gunicorn,
     running_nginx,
 )
@@ -155,9 +155,10 @@ def test_two_instances_behind_nginx_act_as_one_service(
         running_gunicorn(work / "a.sock", env_a, work / "a.log") as app_a,
         running_gunicorn(work / "b.sock", env_b, work / "b.log") as app_b,
     ):
+        http_port, https_port = free_ports(2)
         site = NginxSite(
-            http_port=free_port(),
-            https_port=free_port(),
+            http_port=http_port,
+            https_port=https_port,
             upstreams=(app_a.upstream, app_b.upstream),
             static_dir=static_dir,
             cert=tls_certificate.cert,

@@ -12,7 +12,7 @@ from tests.deploy.conftest import Certificate
 from tests.deploy.harness import (
     NGINX_CONF,
     NginxSite,
-    free_port,
+    free_ports,
     nginx_command,
     running_nginx,
     write_nginx_prefix,
@@ -30,9 +30,10 @@ def _site(tmp_path: Path, tls_certificate: Certificate, upstreams: tuple[str, ..
     static = tmp_path / "static"
     static.mkdir()
     (static / "app.css").write_text("body { color: black; }\n")
+    http_port, https_port = free_ports(2)
     return NginxSite(
-        http_port=free_port(),
-        https_port=free_port(),
+        http_port=http_port,
+        https_port=https_port,
         upstreams=upstreams,
         static_dir=static,
         cert=tls_certificate.cert,
