@@ -31,7 +31,7 @@ from securestore.tokens import service as tokens
 
 # Parts in flight at once, for the client and for raw boto3 alike.
 CONCURRENCY = 4
-# Part URLs are asked for as the page asks for them (direct-transport.js): the first batch is
+# Part URLs are asked for as the page asks for them (static/js/url-batches.js): the first batch is
 # what the PUTs start on, each next one up to BATCH_GROWTH times the one before, at most
 # BATCH_MAX parts and what the upload sends in BATCH_SECONDS at its speed so far, the next
 # asked for once the PUTs are into the last.

@@ -642,6 +642,34 @@ def test_a_direct_upload_asks_for_part_urls_in_growing_batches_one_ahead(
     assert browsing.problems == []
 
 
+PART = 8 * 1024 * KIB
+
+
+@pytest.mark.parametrize(
+    ("last", "sent_bytes", "seconds", "expected"),
+    [
+        (0, 0, 0.0, 3),  # the first batch: the parts sent at once
+        (3, 0, 0.0, 9),  # nothing arrived yet: threefold
+        (9, PART, 1.0, 27),  # 8 MiB/s: threefold, far below 5 minutes' worth
+        (27, PART, 1.0, 64),  # never more than 64
+        (9, PART, PART / 250_000, 8),  # 250 kB/s: 8 parts are 4.5 minutes
+        (9, PART, PART / 100_000, 3),  # 100 kB/s: 5 minutes hold 3 parts
+        (9, PART, PART / 10_000, 3),  # slower still: never fewer than go at once
+    ],
+)
+def test_a_url_batch_grows_threefold_up_to_what_5_minutes_send(
+    browsing: Browsing, last: int, sent_bytes: int, seconds: float, expected: int
+) -> None:
+    """The page's batch sizing (url-batches.js), in the browser: on a slow connection a batch
+    holds no more parts than the upload sends in 5 minutes, so no URL expires unused."""
+    browsing.register("sizer")
+    size = browsing.page.evaluate(
+        """async (args) => (await import("/static/js/url-batches.js")).nextBatchSize(args)""",
+        {"first": 3, "last": last, "sentBytes": sent_bytes, "seconds": seconds, "partSize": PART},
+    )
+    assert size == expected
+
+
 @pytest.mark.config(UPLOAD_MODE="stream")
 def test_stream_mode_sends_files_through_the_app(browsing: Browsing) -> None:
     page = browsing.page

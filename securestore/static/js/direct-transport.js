@@ -8,19 +8,9 @@
    modules that already own the queue, the rows and the CSP, against some 300 KB vendored. */
 import { landedOnLogin } from "./session.js";
 import { sendPart } from "./part-put.js";
+import { nextBatchSize } from "./url-batches.js";
 
-const PARALLEL_PARTS = 3;
-// Part URLs are asked for a batch at a time, the next one (hashed meanwhile) as soon as the
-// workers start on the last. The first batch is what the workers start on, so the first bytes
-// go once 3 parts are hashed; each next one is up to URL_BATCH_GROWTH times the one before
-// (hashed while that one is sent: where hashing is not much faster than sending, a larger one
-// would keep the workers waiting), at most URL_BATCH_MAX parts and at most what the upload
-// sends in URL_BATCH_SECONDS at its speed so far (a third of a URL's 15 minutes): a 1 GiB file
-// (32 parts) takes three requests for URLs, of 3, 9 and 20 parts.
-const FIRST_URL_BATCH = PARALLEL_PARTS;
-const URL_BATCH_GROWTH = 3;
-const URL_BATCH_MAX = 64;
-const URL_BATCH_SECONDS = 300;
+const PARALLEL_PARTS = 3; // parts in flight at once, and the first batch of part URLs
 const RETRIES = 5;
 const FIRST_RETRY_MS = 1000;
 const STORE_PREFIX = "securestore.upload:";
@@ -123,14 +113,10 @@ export function directTransport(form) {
       const queue = missing.slice(); // the parts no worker has taken yet, in order
       const began = window.performance.now();
       let sentNow = 0;
-      let batchSize = FIRST_URL_BATCH;
-      let lastBatch = 0;
-      const nextBatchSize = () => {
-        const seconds = (window.performance.now() - began) / 1000;
-        const fit = sentNow ? Math.floor(sentNow / seconds * URL_BATCH_SECONDS / partSize)
-          : Infinity; // no part has arrived yet: nothing to go by
-        return Math.max(FIRST_URL_BATCH, Math.min(URL_BATCH_MAX, URL_BATCH_GROWTH * batchSize, fit));
-      };
+      let lastBatch = 0; // how many URLs the batch signed last brought
+      // Worked out when a batch is asked for, so that its cap follows the speed so far.
+      const batchSize = () => nextBatchSize({ first: PARALLEL_PARTS, last: lastBatch,
+        sentBytes: sentNow, seconds: (window.performance.now() - began) / 1000, partSize });
 
       // One batch request at a time: concurrent batches would hash the same parts twice over
       // and race in the app, which starts the S3 upload and records the signed checksums on
@@ -159,7 +145,6 @@ export function directTransport(form) {
           const answer = await ask("POST", uploadId + "/parts", body);
           batch.forEach((n) => { urls.set(n, { url: answer.urls[String(n)], sum: sums.get(n) }); });
           lastBatch = batch.length;
-          batchSize = nextBatchSize();
         });
         signing = turn.catch(() => {});
         return turn;
@@ -172,12 +157,12 @@ export function directTransport(form) {
           return;
         }
         prefetching = true;
-        signBatch(unsigned().slice(0, batchSize)).catch(() => {}) // a worker asks again
+        signBatch(unsigned().slice(0, batchSize())).catch(() => {}) // a worker asks again
           .finally(() => { prefetching = false; });
       }
       async function urlFor(number) {
         if (!urls.has(number)) {
-          await signBatch([number, ...unsigned()].slice(0, batchSize), number);
+          await signBatch([number, ...unsigned()].slice(0, batchSize()), number);
         }
         const signed = urls.get(number);
         urls.delete(number); // a URL is used once; a retry signs a fresh one
