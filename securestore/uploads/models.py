@@ -24,7 +24,12 @@ class PendingUpload(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "pending_uploads"
     # Two uploads never aim at one key (`key` is unique), so never at one name in one folder.
-    __table_args__ = (Index("ix_pending_uploads_expires_at", "expires_at"),)
+    # An ended upload's id stays unused (404, as the API promises), never another's: SQLite
+    # would otherwise hand the highest one out again; PostgreSQL's sequence never does.
+    __table_args__ = (
+        Index("ix_pending_uploads_expires_at", "expires_at"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

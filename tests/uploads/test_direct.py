@@ -172,6 +172,9 @@ def test_cancel_aborts_in_s3_and_frees_the_name_and_the_quota(backend: Flask) ->
     again = uploader.start(size=len(BODY))
     assert again.status_code == 201  # the same name is free again
     assert uploader.get(again.json["id"]).json["name"] == "video.mp4"
+    # The cancelled upload's id is never handed out again (a page remembers ids to resume).
+    assert again.json["id"] != started.json["id"]
+    assert uploader.get(started.json["id"]).status_code == 404
 
 
 def test_parts_that_do_not_make_the_declared_size_answer_409_and_nothing_is_kept(
