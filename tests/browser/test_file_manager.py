@@ -614,6 +614,68 @@ def test_a_direct_upload_survives_a_cut_part_and_resumes_after_a_reload(
     assert [p for p in browsing.problems if not any(c in p for c in cut_parts)] == []
 
 
+def test_a_remembered_upload_whose_id_now_names_another_is_not_resumed(
+    browsing: Browsing, tmp_path: Path, seaweedfs: LocalS3
+) -> None:
+    """The page remembers an unfinished upload by its id, in the browser; should that id name
+    another upload later (the app's database rebuilt, say), the file is not sent into it."""
+    page = browsing.page
+    browsing.register("reuser")
+    body = os.urandom(12 * 1024 * KIB)  # three parts of the tests' 5 MiB
+    video = tmp_path / "trip.mp4"
+    video.write_bytes(body)
+    accepted = _part_puts(page)
+    page.route(re.compile(r".*[?&]partNumber=3&.*"), lambda route: route.abort("failed"))
+    page.locator("#file").set_input_files(video)
+    deadline = 100
+    while sorted(accepted) != [1, 2] and deadline:
+        page.wait_for_timeout(100)
+        deadline -= 1
+    assert sorted(accepted) == [1, 2]
+    page.unroute(re.compile(r".*[?&]partNumber=3&.*"))
+    page.reload()
+    page.wait_for_load_state("load")
+    # The remembered upload goes, and its id comes to name another file's upload.
+    other = page.evaluate(
+        """async () => {
+            const form = document.getElementById("upload-form");
+            const base = new URL(form.dataset.directUrl, window.location.href);
+            const headers = { "Content-Type": "application/json",
+              "X-CSRFToken": form.elements.namedItem("csrf_token").value };
+            const remembered = Object.keys(localStorage)
+              .filter((key) => key.startsWith("securestore.upload:"));
+            for (const key of remembered) {
+              const gone = new URL(localStorage.getItem(key), base);
+              await fetch(gone, { method: "DELETE", headers });
+            }
+            const started = await fetch(base, { method: "POST", headers,
+              body: JSON.stringify({ name: "other.bin", size: 7 }) });
+            const id = (await started.json()).id;
+            remembered.forEach((key) => { localStorage.setItem(key, String(id)); });
+            return [remembered.length, id];
+        }"""
+    )
+    assert other[0] == 1
+    accepted.clear()
+    page.locator("#file").set_input_files(video)
+    row = browsing.upload_row("trip.mp4")
+    expect(row).to_have_attribute("data-state", "done")
+    assert row.get_attribute("data-resumed") != "true"
+    assert sorted(accepted) == [1, 2, 3]
+    client = seaweedfs.client()
+    assert client.get_object(Bucket=PRIMARY, Key="reuser/trip.mp4")["Body"].read() == body
+    untouched = page.evaluate(
+        """async (id) => {
+            const form = document.getElementById("upload-form");
+            const base = new URL(form.dataset.directUrl, window.location.href);
+            return (await (await fetch(new URL(String(id), base))).json()).parts.length;
+        }""",
+        other[1],
+    )
+    assert untouched == 0
+    assert [p for p in browsing.problems if "net::ERR_FAILED" not in p] == []
+
+
 def test_a_direct_upload_asks_for_part_urls_in_growing_batches_one_ahead(
     browsing: Browsing, tmp_path: Path, seaweedfs: LocalS3
 ) -> None:

@@ -73,6 +73,10 @@ export function directTransport(form) {
       if (known) {
         try {
           const found = await ask("GET", known);
+          if (found.name !== file.name || found.size !== file.size) {
+            // The remembered upload ended and its id now names another (SQLite reuses ids).
+            throw new Error("another upload");
+          }
           uploadId = found.id;
           callbacks.resuming();
           return { partSize: found.part_size, received: found.parts };
