@@ -73,8 +73,9 @@ export function directTransport(form) {
       if (known) {
         try {
           const found = await ask("GET", known);
-          if (found.name !== file.name || found.size !== file.size) {
-            // The remembered upload ended and its id now names another (SQLite reuses ids).
+          if (found.size !== file.size) {
+            // The id names another upload now (the app's database rebuilt, say). Not the
+            // name: the app may have given the upload a free one, "video (1).mp4".
             throw new Error("another upload");
           }
           uploadId = found.id;
