@@ -554,6 +554,23 @@ def _part_puts(page: Any) -> list[int]:
     return accepted
 
 
+def _reload_with_parts_1_and_2_sent(browsing: Browsing, accepted: list[int], file: Path) -> None:
+    """Choose `file` (three parts), let only parts 1 and 2 reach S3, then reload the page: an
+    upload cut short, remembered by the page."""
+    page = browsing.page
+    page.route(re.compile(r".*[?&]partNumber=3&.*"), lambda route: route.abort("failed"))
+    page.locator("#file").set_input_files(file)
+    expect(browsing.upload_row(file.name)).to_contain_text("%")
+    deadline = 100
+    while sorted(accepted) != [1, 2] and deadline:
+        page.wait_for_timeout(100)
+        deadline -= 1
+    assert sorted(accepted) == [1, 2]
+    page.unroute(re.compile(r".*[?&]partNumber=3&.*"))
+    page.reload()
+    page.wait_for_load_state("load")
+
+
 def test_a_direct_upload_survives_a_cut_part_and_resumes_after_a_reload(
     browsing: Browsing, tmp_path: Path, seaweedfs: LocalS3
 ) -> None:
@@ -587,17 +604,7 @@ def test_a_direct_upload_survives_a_cut_part_and_resumes_after_a_reload(
     second = tmp_path / "second video.mp4"
     second.write_bytes(body[::-1])
     accepted.clear()
-    page.route(re.compile(r".*[?&]partNumber=3&.*"), lambda route: route.abort("failed"))
-    page.locator("#file").set_input_files(second)
-    expect(browsing.upload_row("second video.mp4")).to_contain_text("%")
-    deadline = 100
-    while sorted(accepted) != [1, 2] and deadline:
-        page.wait_for_timeout(100)
-        deadline -= 1
-    assert sorted(accepted) == [1, 2]
-    page.unroute(re.compile(r".*[?&]partNumber=3&.*"))
-    page.reload()
-    page.wait_for_load_state("load")
+    _reload_with_parts_1_and_2_sent(browsing, accepted, second)
     expect(page.get_by_role("button", name="Choose a folder")).to_be_visible()
     accepted.clear()
     page.locator("#file").set_input_files(second)
@@ -625,16 +632,7 @@ def test_a_remembered_upload_whose_id_now_names_another_is_not_resumed(
     video = tmp_path / "trip.mp4"
     video.write_bytes(body)
     accepted = _part_puts(page)
-    page.route(re.compile(r".*[?&]partNumber=3&.*"), lambda route: route.abort("failed"))
-    page.locator("#file").set_input_files(video)
-    deadline = 100
-    while sorted(accepted) != [1, 2] and deadline:
-        page.wait_for_timeout(100)
-        deadline -= 1
-    assert sorted(accepted) == [1, 2]
-    page.unroute(re.compile(r".*[?&]partNumber=3&.*"))
-    page.reload()
-    page.wait_for_load_state("load")
+    _reload_with_parts_1_and_2_sent(browsing, accepted, video)
     # The remembered upload goes, and its id comes to name another file's upload.
     other = page.evaluate(
         """async () => {
